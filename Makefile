@@ -1,0 +1,38 @@
+# The two commands in the README: `make demo` (set up, run the main job) and `make test`.
+# uv comes from the package registry when the machine lacks it; the lock file pins the rest.
+UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
+SAMPLE := src/distillguard/data/sample
+DEMO := .demo
+
+.PHONY: setup demo test lint typecheck bench schemas clean
+
+setup:
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	@$(UV) sync --locked --quiet
+
+demo: setup
+	@rm -rf $(DEMO) && mkdir -p $(DEMO)
+	@# The sample holds two broken records on purpose: exit 3 (some quarantined) is the expected outcome.
+	@$(UV) run distillguard ingest $(SAMPLE)/events.jsonl --accounts $(SAMPLE)/accounts.jsonl \
+		--store $(DEMO)/store.duckdb; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 3 ] || exit $$rc
+	@$(UV) run distillguard info --store $(DEMO)/store.duckdb
+	@echo "Quarantined records: $(DEMO)/store.quarantine.jsonl"
+
+lint: setup
+	$(UV) run ruff check src tests bench
+	$(UV) run ruff format --check src tests bench
+
+typecheck: setup
+	$(UV) run mypy
+
+test: lint typecheck
+	$(UV) run pytest
+
+bench: setup
+	$(UV) run python bench/ingest.py
+
+schemas: setup
+	$(UV) run distillguard schema --out schemas
+
+clean:
+	rm -rf $(DEMO) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,3 @@
+from distillguard.cli import main
+
+main()

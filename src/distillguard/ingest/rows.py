@@ -1,0 +1,137 @@
+"""Turn validated records into the store's columns, a batch at a time (Arrow tables)."""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Any
+
+import msgspec
+import pyarrow as pa
+
+from distillguard.contract.account import Account
+from distillguard.contract.body import view_request, view_response
+from distillguard.contract.digest import system_digest, tool_schema_digest
+from distillguard.contract.event import Event
+from distillguard.ingest.validate import parse_asn, parse_ip
+from distillguard.store.columns import ACCOUNT_COLUMNS, EVENT_COLUMNS, Column, arrow_schema
+
+_encode = msgspec.json.Encoder().encode
+
+
+class _Rows:
+    columns: tuple[Column, ...]
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[Any, ...]] = []  # row tuples, transposed once per batch: cheaper
+        self.schema = arrow_schema(self.columns)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def to_arrow(self) -> pa.Table:
+        return rows_to_arrow(self.rows, self.schema)
+
+
+def rows_to_arrow(rows: list[tuple[Any, ...]], schema: pa.Schema) -> pa.Table:
+    if not rows:
+        return schema.empty_table()
+    columns = zip(*rows, strict=True)
+    arrays = [pa.array(values, type=f.type) for values, f in zip(columns, schema, strict=True)]
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+class EventRows(_Rows):
+    """Column lists for a batch of events; ``keep_text`` is the store's retention."""
+
+    columns = EVENT_COLUMNS
+
+    def __init__(self, keep_text: bool = True) -> None:
+        super().__init__()
+        self.keep_text = keep_text
+
+    def add(self, event: Event, extra: dict[str, Any], source_file: str, source_line: int) -> None:
+        view = view_request(event.request, event.endpoint)
+        response = view_response(event.response)
+        network = parse_ip(event.client.ip)
+        assert network is not None  # the validator refused the record otherwise
+        usage = event.usage
+        client = event.client
+        turns = view.turns
+        last_user = view.last_user_text
+        asn = parse_asn(client.asn)
+        values = (
+            event.request_id,
+            event.ts.astimezone(UTC),
+            event.account_id,
+            event.api_key_id,
+            event.org_id,
+            event.endpoint,
+            event.model,
+            view.shape,
+            network.ip,
+            network.prefix,
+            network.version,
+            client.user_agent,
+            asn if isinstance(asn, int) else None,
+            client.country.upper() if client.country else None,
+            client.tls_fingerprint,
+            event.status,
+            usage.input_tokens if usage else None,
+            usage.output_tokens if usage else None,
+            event.latency_ms,
+            len(turns),
+            view.n_user_turns,
+            view.n_images,
+            len(view.tools),
+            view.n_tool_calls,
+            view.n_tool_results,
+            system_digest(view.system),
+            tool_schema_digest(view.tools),
+            len(view.system),
+            view.prompt_chars,
+            len(last_user),
+            view.tool_result_chars,
+            response.text_chars if event.response is not None else None,
+            response.reasoning_chars if event.response is not None else None,
+            view.max_tokens,
+            view.temperature,
+            view.top_p,
+            view.n,
+            view.logprobs,
+            view.stream,
+            view.response_format,
+            view.reasoning,
+            _encode(event.request).decode() if self.keep_text else None,
+            _encode(event.response).decode()
+            if self.keep_text and event.response is not None
+            else None,
+            _encode(extra).decode() if extra else None,
+            source_file,
+            source_line,
+        )
+        self.rows.append(values)
+
+
+class AccountRows(_Rows):
+    """Column lists for a batch of accounts."""
+
+    columns = ACCOUNT_COLUMNS
+
+    def add(self, account: Account, extra: dict[str, Any]) -> None:
+        values = (
+            account.account_id,
+            account.created_at.astimezone(UTC) if account.created_at else None,
+            account.tier.strip().lower() if account.tier else None,
+            account.email_domain.strip().lower() if account.email_domain else None,
+            account.payment_fingerprint,
+            account.country.upper() if account.country else None,
+            account.verified,
+            account.org_id,
+            _encode(extra).decode() if extra else None,
+        )
+        self.rows.append(values)
+
+    def to_arrow(self) -> pa.Table:
+        # The same account twice in one batch: the later line wins, as it would across batches.
+        last = {row[0]: row for row in self.rows}
+        return rows_to_arrow(list(last.values()), self.schema)

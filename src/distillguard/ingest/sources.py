@@ -1,0 +1,237 @@
+"""Read log files of any size, a chunk of records at a time, in constant memory.
+
+JSON Lines (plain or gzip) and Parquet are recognised by their first bytes, not
+their names; a directory stands for the log files inside it. Reading never
+raises for bad content: an oversized line or a file that ends early becomes a
+RecordError in the chunk, and every good record before it is still delivered.
+"""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+import msgspec
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from distillguard.contract.errors import Reason, RecordError
+
+LOG_SUFFIXES = (".jsonl", ".ndjson", ".json", ".gz", ".parquet")
+DEFAULT_CHUNK = 5_000
+_GZIP_MAGIC = b"\x1f\x8b"
+_PARQUET_MAGIC = b"PAR1"
+
+
+class SourceError(ValueError):
+    """A path given to ingest cannot be used at all (it does not exist, or holds no logs)."""
+
+
+Record = tuple[int, bytes | dict[str, Any]]
+
+
+class _LineStream(Protocol):
+    def readline(self, size: int | None = -1, /) -> bytes: ...
+
+
+@dataclass
+class Chunk:
+    """Up to ``DEFAULT_CHUNK`` records of one file, with the problems met reading them."""
+
+    file: str
+    records: list[Record] = field(default_factory=list)
+    errors: list[RecordError] = field(default_factory=list)
+    consumed: int = 0  # bytes of the file read since the previous chunk, for progress
+
+
+def expand(paths: Iterable[Path]) -> list[Path]:
+    """The log files named by ``paths``: files as given, directories searched recursively.
+
+    >>> expand([Path("/nonexistent/events.jsonl")])
+    Traceback (most recent call last):
+    ...
+    distillguard.ingest.sources.SourceError: /nonexistent/events.jsonl: no such file or directory
+    """
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(
+                p
+                for p in path.rglob("*")
+                if p.is_file() and not p.name.startswith(".") and p.name.endswith(LOG_SUFFIXES)
+            )
+            if not found:
+                raise SourceError(
+                    f"{path}: directory holds no log files ({', '.join(LOG_SUFFIXES)})"
+                )
+            files.extend(found)
+        elif path.exists():
+            files.append(path)
+        else:
+            raise SourceError(f"{path}: no such file or directory")
+    return files
+
+
+def read(path: Path, *, max_record_bytes: int, chunk_size: int = DEFAULT_CHUNK) -> Iterator[Chunk]:
+    """Chunks of records from one log file, whatever its format."""
+    try:
+        raw = open(path, "rb")  # noqa: SIM115 - closed below, after the generator is drained
+    except OSError as exc:
+        yield Chunk(str(path), errors=[_file_error(path, 0, Reason.UNREADABLE_FILE, str(exc))])
+        return
+    with raw:
+        magic = raw.read(4)
+        raw.seek(0)
+        if magic.startswith(_PARQUET_MAGIC):
+            yield from _read_parquet(path, raw, max_record_bytes, chunk_size)
+        elif magic.startswith(_GZIP_MAGIC):
+            with gzip.GzipFile(fileobj=raw, mode="rb") as stream:
+                yield from _read_lines(path, stream, raw, max_record_bytes, chunk_size)
+        else:
+            yield from _read_lines(path, raw, raw, max_record_bytes, chunk_size)
+
+
+def _file_error(path: Path, line: int, reason: Reason, message: str) -> RecordError:
+    return RecordError(file=str(path), line=line, field="", reason=reason, message=message)
+
+
+def _read_lines(
+    path: Path, stream: _LineStream, raw: IO[bytes], max_bytes: int, chunk_size: int
+) -> Iterator[Chunk]:
+    chunk = Chunk(str(path))
+    line_no = 0
+    position = 0
+    try:
+        while True:
+            line = stream.readline(max_bytes + 2)  # room for "\r\n"
+            if not line:
+                break
+            line_no += 1
+            if line.endswith(b"\n"):
+                line = line.rstrip(b"\r\n")
+            elif len(line) > max_bytes:  # no newline within the limit: skip the rest of it
+                size = len(line)
+                while line and not line.endswith(b"\n"):
+                    line = stream.readline(1 << 20)
+                    size += len(line)
+                chunk.errors.append(
+                    _file_error(
+                        path,
+                        line_no,
+                        Reason.OVERSIZED,
+                        f"record is {size} bytes, over the limit of {max_bytes}",
+                    )
+                )
+                continue
+            if line.strip():
+                chunk.records.append((line_no, line))
+            if len(chunk.records) >= chunk_size:
+                chunk.consumed, position = raw.tell() - position, raw.tell()
+                yield chunk
+                chunk = Chunk(str(path))
+    except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as exc:
+        chunk.errors.append(
+            _file_error(
+                path,
+                line_no + 1,
+                Reason.TRUNCATED_FILE,
+                f"file ends early or is corrupt after line {line_no} "
+                f"({type(exc).__name__}: {exc}); the lines before were read",
+            )
+        )
+    chunk.consumed = _size(raw) - position
+    yield chunk
+
+
+def _size(raw: IO[bytes]) -> int:
+    raw.seek(0, 2)
+    return raw.tell()
+
+
+def _read_parquet(path: Path, raw: IO[bytes], max_bytes: int, chunk_size: int) -> Iterator[Chunk]:
+    total = _size(raw)
+    raw.seek(0)
+    try:
+        parquet = pq.ParquetFile(raw)
+        rows_total = max(parquet.metadata.num_rows, 1)
+    except (pa.ArrowException, OSError) as exc:
+        yield Chunk(
+            str(path),
+            errors=[
+                _file_error(path, 0, Reason.UNREADABLE_FILE, f"not a readable Parquet file: {exc}")
+            ],
+            consumed=total,
+        )
+        return
+    row_no = 0
+    reported = 0
+    batches = parquet.iter_batches(batch_size=chunk_size)
+    while True:
+        chunk = Chunk(str(path))
+        try:
+            batch = next(batches, None)
+        except (pa.ArrowException, OSError) as exc:
+            chunk.errors.append(
+                _file_error(
+                    path,
+                    row_no + 1,
+                    Reason.TRUNCATED_FILE,
+                    f"Parquet data unreadable after row {row_no}: {exc}",
+                )
+            )
+            batch = None
+        if batch is not None:
+            for row in batch.to_pylist():
+                row_no += 1
+                record = _parquet_record(path, row_no, row, max_bytes)
+                if isinstance(record, RecordError):
+                    chunk.errors.append(record)
+                else:
+                    chunk.records.append((row_no, record))
+        done = total if batch is None else total * row_no // rows_total
+        chunk.consumed, reported = done - reported, done
+        yield chunk
+        if batch is None:
+            return
+
+
+def _parquet_record(
+    path: Path, row_no: int, row: dict[str, Any], max_bytes: int
+) -> dict[str, Any] | RecordError:
+    """A Parquet row as a contract record: nulls dropped, dotted columns nested, JSON parsed."""
+    record: dict[str, Any] = {}
+    for key, value in row.items():
+        if value is None:
+            continue
+        if isinstance(value, dict):
+            value = {k: v for k, v in value.items() if v is not None}
+        parent, dot, child = key.partition(".")
+        if dot and parent in ("client", "usage"):
+            record.setdefault(parent, {})[child] = value
+        else:
+            record[key] = value
+    for name in ("request", "response"):
+        text = record.get(name)
+        if isinstance(text, str | bytes):  # Parquet carries bodies as JSON text
+            if len(text) > max_bytes:
+                return _file_error(
+                    path,
+                    row_no,
+                    Reason.OVERSIZED,
+                    f"{name} is {len(text)} bytes, over the limit of {max_bytes}",
+                )
+            try:
+                record[name] = msgspec.json.decode(text)
+            except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+                return RecordError(
+                    file=str(path),
+                    line=row_no,
+                    field=name,
+                    reason=Reason.BAD_JSON,
+                    message=str(exc),
+                )
+    return record

@@ -1,0 +1,174 @@
+"""The embedded store: one DuckDB file holding events, accounts and store settings.
+
+Later stages query these tables with SQL; nothing re-parses request JSON.
+
+>>> store = Store.open(":memory:")
+>>> store.retention, store.count("events")
+(<Retention.FULL: 'full'>, 0)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from distillguard.contract.event import CONTRACT_VERSION
+from distillguard.store.columns import ACCOUNT_COLUMNS, EVENT_COLUMNS, create_table_sql
+
+DEFAULT_STORE = Path("distillguard.duckdb")
+
+
+class Retention(StrEnum):
+    """What a store keeps of each request."""
+
+    FULL = "full"  # derived columns and the raw request/response JSON
+    DERIVED = "derived"  # derived columns only: no prompt or response text is stored
+
+
+class StoreError(RuntimeError):
+    """The store cannot be opened or used as asked; the message says what to do."""
+
+
+@dataclass
+class StoreSummary:
+    path: str
+    retention: str
+    events: int
+    accounts: int
+    first_ts: datetime | None
+    last_ts: datetime | None
+    event_accounts: int
+    by_shape: list[tuple[str, int]] = field(default_factory=list)
+    by_model: list[tuple[str, int]] = field(default_factory=list)
+
+
+class Store:
+    """A distillguard store in a DuckDB database file (``:memory:`` for a throwaway one)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: str) -> None:
+        self.con = con
+        self.path = path
+
+    @classmethod
+    def open(cls, path: str | Path = DEFAULT_STORE, *, retention: Retention | None = None) -> Store:
+        """Open (creating if needed) the store at ``path``.
+
+        ``retention`` is fixed when the store is created (default ``full``); asking
+        an existing store for a different one is refused rather than silently mixing
+        policies, since a privacy-minded store must never start keeping text.
+        """
+        target = str(path)
+        if target != ":memory:":
+            Path(target).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            con = duckdb.connect(target)
+        except duckdb.Error as exc:
+            raise StoreError(f"cannot open store {target}: {exc}") from exc
+        store = cls(con, target)
+        store._ensure_schema(retention)
+        return store
+
+    def _ensure_schema(self, retention: Retention | None) -> None:
+        con = self.con
+        con.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+        con.execute(create_table_sql("events", EVENT_COLUMNS, key="request_id"))
+        con.execute(create_table_sql("accounts", ACCOUNT_COLUMNS, key="account_id"))
+        meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
+        if not meta:
+            con.executemany(
+                "INSERT INTO meta VALUES (?, ?)",
+                [
+                    ["contract_version", CONTRACT_VERSION],
+                    ["retention", (retention or Retention.FULL).value],
+                ],
+            )
+            return
+        if meta.get("contract_version") != CONTRACT_VERSION:
+            raise StoreError(
+                f"store {self.path} holds contract v{meta.get('contract_version')}, "
+                f"this distillguard writes v{CONTRACT_VERSION}: use a new --store path"
+            )
+        if retention is not None and retention.value != meta["retention"]:
+            raise StoreError(
+                f"store {self.path} was created with retention={meta['retention']}; "
+                f"refusing to ingest with retention={retention.value}. Leave --retention "
+                "out to use the store's setting, or use a new --store path"
+            )
+
+    @property
+    def retention(self) -> Retention:
+        rows = self.con.execute("SELECT value FROM meta WHERE key = 'retention'").fetchall()
+        return Retention(rows[0][0]) if rows else Retention.FULL
+
+    def insert_events(self, batch: pa.Table) -> int:
+        """Insert a batch of event rows; rows whose request_id is already stored are skipped.
+
+        Returns how many rows were new.
+        """
+        return self._insert("INSERT OR IGNORE INTO events SELECT * FROM batch", batch)
+
+    def upsert_accounts(self, batch: pa.Table) -> int:
+        """Insert or replace account rows (later facts about an account win). Returns rows new."""
+        before = self.count("accounts")
+        self._insert("INSERT OR REPLACE INTO accounts SELECT * FROM batch", batch)
+        return self.count("accounts") - before
+
+    def _insert(self, sql: str, batch: pa.Table) -> int:
+        self.con.register("batch", batch)
+        try:
+            rows = self.con.execute(sql).fetchall()
+        finally:
+            self.con.unregister("batch")
+        return int(rows[0][0]) if rows else 0
+
+    def count(self, table: str) -> int:
+        if table not in ("events", "accounts"):
+            raise ValueError(f"unknown table {table!r}")
+        return int(self.con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
+
+    def query(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        return self.con.execute(sql, params or []).fetchall()
+
+    def summary(self, top: int = 5) -> StoreSummary:
+        n, first, last, n_accounts = self.con.execute(
+            "SELECT count(*), min(ts), max(ts), count(DISTINCT account_id) FROM events"
+        ).fetchall()[0]
+        return StoreSummary(
+            path=self.path,
+            retention=self.retention.value,
+            events=n,
+            accounts=self.count("accounts"),
+            first_ts=first,
+            last_ts=last,
+            event_accounts=n_accounts,
+            by_shape=self._top("api_shape", top),
+            by_model=self._top("model", top),
+        )
+
+    def _top(self, column: str, top: int) -> list[tuple[str, int]]:
+        rows = self.con.execute(
+            f"SELECT {column}, count(*) AS n FROM events GROUP BY 1 ORDER BY n DESC, 1 LIMIT ?",
+            [top],
+        ).fetchall()
+        return [(str(name), int(n)) for name, n in rows]
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

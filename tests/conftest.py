@@ -1,0 +1,70 @@
+"""Shared fixtures: a real DuckDB store on disk and helpers to write log files."""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+
+from distillguard.ingest import IngestOptions, IngestReport, ingest
+from distillguard.store import Store
+
+NOW = datetime(2026, 6, 1, tzinfo=UTC)  # a fixed clock for the "not in the future" check
+
+WriteLines = Callable[..., Path]
+
+
+def encode(record: Any) -> bytes:
+    return record if isinstance(record, bytes) else msgspec.json.encode(record)
+
+
+@pytest.fixture
+def write_lines(tmp_path: Path) -> WriteLines:
+    """Write records (dicts, or raw bytes for broken lines) as JSON Lines, gzipped if asked."""
+
+    def write(name: str, records: Iterable[Any], *, gz: bool = False) -> Path:
+        data = b"".join(encode(r) + b"\n" for r in records)
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(gzip.compress(data) if gz else data)
+        return path
+
+    return write
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterable[Store]:
+    with Store.open(tmp_path / "store.duckdb") as db:
+        yield db
+
+
+RunIngest = Callable[..., IngestReport]
+
+
+@pytest.fixture
+def run_ingest(store: Store, tmp_path: Path) -> RunIngest:
+    """Ingest into the test store with a fixed clock; options may be overridden."""
+
+    def run(*events: Path, accounts: Iterable[Path] = (), **options: Any) -> IngestReport:
+        options.setdefault("now", NOW)
+        return ingest(
+            list(events),
+            store,
+            accounts=list(accounts),
+            quarantine_path=tmp_path / "quarantine.jsonl",
+            options=IngestOptions(**options),
+        )
+
+    return run
+
+
+def quarantined(tmp_path: Path) -> list[dict[str, Any]]:
+    path = tmp_path / "quarantine.jsonl"
+    if not path.exists():
+        return []
+    return [msgspec.json.decode(line) for line in path.read_bytes().splitlines()]

@@ -1,0 +1,37 @@
+"""The contract is defined once: the committed JSON Schemas are what the typed module generates."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from distillguard.contract.examples import example_account, example_event
+from distillguard.contract.schema import SCHEMAS, json_schema
+
+SCHEMA_DIR = Path(__file__).parent.parent / "schemas"
+
+
+@pytest.mark.parametrize("name", list(SCHEMAS))
+def test_committed_schema_matches_the_typed_contract(name: str) -> None:
+    committed = json.loads((SCHEMA_DIR / f"{name}.schema.json").read_text())
+    assert committed == json_schema(name), "run `make schemas` and commit the result"
+
+
+def test_examples_validate_against_the_exported_schemas() -> None:
+    jsonschema.validate(example_event(3), json_schema("event"))
+    jsonschema.validate(example_account(3), json_schema("account"))
+
+
+def test_schema_rejects_what_ingest_rejects() -> None:
+    event = example_event(1)
+    del event["client"]["ip"]
+    with pytest.raises(jsonschema.ValidationError, match="'ip' is a required property"):
+        jsonschema.validate(event, json_schema("event"))
+
+
+def test_unknown_fields_are_allowed_by_the_schema() -> None:
+    event = example_event(1) | {"region": "eu-west-1"}
+    jsonschema.validate(event, json_schema("event"))

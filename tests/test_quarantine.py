@@ -1,0 +1,125 @@
+"""Every quarantine reason: the bad record goes to quarantine with file, line and field; its
+neighbours are stored."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from distillguard.contract.examples import example_event
+from tests.conftest import NOW, RunIngest, WriteLines, quarantined
+
+
+def _with(**changes: Any) -> dict[str, Any]:
+    event = example_event(7)
+    for dotted, value in changes.items():
+        *parents, leaf = dotted.split("__")
+        target = event
+        for parent in parents:
+            target = target[parent]
+        if value is _DELETE:
+            del target[leaf]
+        else:
+            target[leaf] = value
+    return event
+
+
+_DELETE = object()
+
+CASES = [
+    ("bad_json", b'{"ts": "2026-03-01T00:00:00Z", "request_id": ', ""),
+    ("bad_json", b'{"request_id": "r", "note": "\xff\xfe"}', ""),
+    ("not_an_object", b'["a", "list"]', ""),
+    ("missing_field", _with(account_id=_DELETE), "account_id"),
+    ("missing_field", _with(client__ip=_DELETE), "client.ip"),
+    ("missing_field", _with(request=_DELETE), "request"),
+    ("wrong_type", _with(model=12), "model"),
+    ("wrong_type", _with(request="a string, not the JSON body"), "request"),
+    ("wrong_type", _with(usage__input_tokens=1.5), "usage.input_tokens"),
+    ("wrong_type", _with(client={"ip": ["198.51.100.1"]}), "client.ip"),
+    ("bad_value", _with(request_id=""), "request_id"),
+    ("bad_value", _with(client__ip="not-an-ip"), "client.ip"),
+    ("bad_value", _with(client__asn="Comcast"), "client.asn"),
+    ("bad_value", _with(usage__output_tokens=-3), "usage.output_tokens"),
+    ("bad_value", _with(status=42), "status"),
+    ("bad_timestamp", _with(ts="2026-02-30T00:00:00Z"), "ts"),
+    ("bad_timestamp", _with(ts="2026-03-01T00:00:00"), "ts"),
+    ("bad_timestamp", _with(ts="yesterday"), "ts"),
+    ("bad_timestamp", _with(ts=1767225600), "ts"),
+    ("bad_timestamp", _with(ts="1999-12-31T23:59:59Z"), "ts"),
+    ("bad_timestamp", _with(ts="2030-01-01T00:00:00Z"), "ts"),
+    ("missing_field", _with(ts=_DELETE), "ts"),
+]
+
+
+@pytest.mark.parametrize(("reason", "bad", "field"), CASES)
+def test_bad_record_is_quarantined_with_its_place_and_neighbours_kept(
+    reason: str,
+    bad: Any,
+    field: str,
+    write_lines: WriteLines,
+    run_ingest: RunIngest,
+    tmp_path: Path,
+) -> None:
+    path = write_lines("events.jsonl", [example_event(1), bad, example_event(2)])
+    report = run_ingest(path)
+    assert report.stored == 2
+    assert dict(report.quarantined) == {reason: 1}
+    [entry] = quarantined(tmp_path)
+    assert (entry["file"], entry["line"], entry["field"], entry["reason"]) == (
+        str(path),
+        2,
+        field,
+        reason,
+    )
+    assert entry["message"]
+    assert entry["record_bytes"] > 0
+    assert "record" in entry
+
+
+def test_oversized_record_is_skipped_without_reading_it_whole(
+    write_lines: WriteLines, run_ingest: RunIngest, tmp_path: Path
+) -> None:
+    big = example_event(5)
+    big["request"]["messages"][1]["content"] = "x" * 200_000
+    path = write_lines("events.jsonl", [example_event(1), big, example_event(2)])
+    report = run_ingest(path, max_record_bytes=50_000)
+    assert report.stored == 2
+    assert dict(report.quarantined) == {"oversized": 1}
+    [entry] = quarantined(tmp_path)
+    assert (entry["line"], entry["reason"]) == (2, "oversized")
+    assert "over the limit of 50000" in entry["message"]
+
+
+def test_truncated_gzip_keeps_every_line_before_the_cut(
+    tmp_path: Path, run_ingest: RunIngest
+) -> None:
+    from tests.conftest import encode
+
+    data = gzip.compress(b"".join(encode(example_event(i)) + b"\n" for i in range(2000)))
+    path = tmp_path / "events.jsonl.gz"
+    path.write_bytes(data[: len(data) * 2 // 3])
+    report = run_ingest(path)
+    assert 0 < report.stored < 2000
+    assert dict(report.quarantined) == {"truncated_file": 1}
+    [entry] = quarantined(tmp_path)
+    assert entry["line"] == report.stored + 1
+    assert "ends early" in entry["message"]
+
+
+def test_unreadable_parquet_is_reported_not_raised(tmp_path: Path, run_ingest: RunIngest) -> None:
+    path = tmp_path / "events.parquet"
+    path.write_bytes(b"PAR1 this is not really parquet")
+    report = run_ingest(path)
+    assert report.stored == 0
+    assert dict(report.quarantined) == {"unreadable_file": 1}
+    assert quarantined(tmp_path)[0]["file"] == str(path)
+
+
+def test_future_check_uses_the_given_clock(write_lines: WriteLines, run_ingest: RunIngest) -> None:
+    soon = (NOW.replace(hour=20)).isoformat()
+    path = write_lines("events.jsonl", [_with(ts=soon)])
+    assert run_ingest(path).stored == 1
