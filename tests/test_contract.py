@@ -35,3 +35,14 @@ def test_schema_rejects_what_ingest_rejects() -> None:
 def test_unknown_fields_are_allowed_by_the_schema() -> None:
     event = example_event(1) | {"region": "eu-west-1"}
     jsonschema.validate(event, json_schema("event"))
+
+
+def test_the_contract_doc_names_every_store_column_and_reason() -> None:
+    from distillguard.contract.errors import Reason
+    from distillguard.store.columns import ACCOUNT_COLUMNS, EVENT_COLUMNS
+
+    doc = (Path(__file__).parent.parent / "docs" / "log-contract.md").read_text()
+    for column in (*EVENT_COLUMNS, *ACCOUNT_COLUMNS):
+        assert f"`{column.name}`" in doc, column.name
+    for reason in Reason:
+        assert f"`{reason.value}`" in doc, reason.value

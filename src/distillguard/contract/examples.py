@@ -115,7 +115,7 @@ def example_event(i: int, *, accounts: int = 50) -> dict[str, Any]:
         response = {"output_text": "Done."}
     account = i % accounts
     return {
-        "ts": (START + timedelta(seconds=37 * i)).isoformat().replace("+00:00", "Z"),
+        "ts": (START + timedelta(milliseconds=600 * i)).isoformat().replace("+00:00", "Z"),
         "request_id": f"req_{i:09d}",
         "account_id": f"acct_{account:05d}",
         "api_key_id": f"key_{account:05d}",

@@ -71,6 +71,8 @@ class Store:
             con = duckdb.connect(target)
         except duckdb.Error as exc:
             raise StoreError(f"cannot open store {target}: {exc}") from exc
+        # Order of rows carries no meaning here; not preserving it lets DuckDB stream inserts.
+        con.execute("SET preserve_insertion_order = false")
         store = cls(con, target)
         store._ensure_schema(retention)
         return store
