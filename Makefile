@@ -2,6 +2,8 @@
 # uv comes from the package registry when the machine lacks it; the lock file pins the rest.
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 SAMPLE := src/distillguard/data/sample
+# Trust the system's certificate store, as pip and git here do, even when SSL_CERT_FILE is unset.
+export UV_NATIVE_TLS ?= 1
 DEMO := .demo
 
 .PHONY: setup demo test lint typecheck bench schemas clean
