@@ -156,6 +156,12 @@ def test_response_view_counts_text_and_reasoning() -> None:
     assert view_response(None).text_chars == 0
 
 
+def test_non_string_roles_and_part_types_are_ignored_not_fatal() -> None:
+    body = {"system": [{"role": None, "type": []}], "messages": [{"role": ["user"]}]}
+    assert view_request(body, "/v1/messages").system == ""
+    assert view_request({"messages": [{"role": {"x": 1}}]}, "/gw").shape == "openai_chat"
+
+
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
     lambda inner: (
@@ -187,7 +193,7 @@ json_values = st.recursive(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(
     body=st.dictionaries(
         st.sampled_from(

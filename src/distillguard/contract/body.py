@@ -117,7 +117,8 @@ def _shape_from_messages(messages: list[Any]) -> str:
     for message in messages:
         if not isinstance(message, dict):
             continue
-        if message.get("role") in _SYSTEM_ROLES | _TOOL_RESULT_ROLES or "tool_calls" in message:
+        role = _str(message.get("role"))  # not a str in a hostile body: set lookups would raise
+        if role in _SYSTEM_ROLES or role in _TOOL_RESULT_ROLES or "tool_calls" in message:
             return "openai_chat"
         content = message.get("content")
         if isinstance(content, list):
@@ -193,7 +194,7 @@ def _content_text(content: Any, view: RequestView) -> str:
             continue
         if not isinstance(part, dict):
             continue
-        kind = part.get("type")
+        kind = _str(part.get("type"))
         if kind in _TEXT_PARTS:
             texts.append(_str(part.get("text")))
         elif kind in _IMAGE_PARTS:
