@@ -7,9 +7,13 @@ import gzip
 from pathlib import Path
 from typing import Any
 
+import msgspec
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from distillguard.contract.examples import example_event
+from distillguard.store import Store
 from tests.conftest import NOW, RunIngest, WriteLines, quarantined
 
 
@@ -28,6 +32,16 @@ def _with(**changes: Any) -> dict[str, Any]:
 
 
 _DELETE = object()
+
+
+def _raw(event: dict[str, Any], placeholder: str, literal: bytes) -> bytes:
+    """``event`` as JSON with one string value replaced by a literal msgspec cannot write."""
+    return msgspec.json.encode(event).replace(f'"{placeholder}"'.encode(), literal)
+
+
+def _deep(depth: int) -> bytes:
+    return _raw(_with(request__metadata="DEEP"), "DEEP", b"[" * depth + b"]" * depth)
+
 
 CASES = [
     ("bad_json", b'{"ts": "2026-03-01T00:00:00Z", "request_id": ', ""),
@@ -52,6 +66,19 @@ CASES = [
     ("bad_timestamp", _with(ts="1999-12-31T23:59:59Z"), "ts"),
     ("bad_timestamp", _with(ts="2030-01-01T00:00:00Z"), "ts"),
     ("missing_field", _with(ts=_DELETE), "ts"),
+    ("bad_json", _deep(1_000), ""),
+    ("bad_json", _deep(100_000), ""),
+    (
+        "bad_value",
+        _raw(_with(request__metadata={"s": [1, "X"]}), "X", b"1e400"),
+        "request.metadata.s[1]",
+    ),
+    ("bad_value", _raw(_with(latency_ms="X"), "X", b"-1e999"), "latency_ms"),
+    ("bad_value", _with(latency_ms=1e39), "latency_ms"),
+    ("bad_value", _with(request__temperature=1e39), "request.temperature"),
+    ("bad_value", _with(request__top_p=-1e39), "request.top_p"),
+    ("bad_value", _raw(_with(request__top_p="X"), "X", b"9" * 400), "request.top_p"),
+    ("bad_value", _raw(_with(request__n="X"), "X", b"9" * 5000), ""),  # msgspec names no place
 ]
 
 
@@ -123,3 +150,56 @@ def test_future_check_uses_the_given_clock(write_lines: WriteLines, run_ingest: 
     soon = (NOW.replace(hour=20)).isoformat()
     path = write_lines("events.jsonl", [_with(ts=soon)])
     assert run_ingest(path).stored == 1
+
+
+def _parquet_rows(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Events as Parquet rows: bodies as JSON text, as exporters write them."""
+    return [
+        e | {"request": msgspec.json.encode(e["request"]).decode(), "response": None}
+        for e in events
+    ]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("depth", [500, 900, 990, 100_000])
+def test_deeply_nested_parquet_body_is_quarantined_not_fatal(
+    depth: int, workers: int, tmp_path: Path, run_ingest: RunIngest, store: Store
+) -> None:
+    # Near the limit a body may decode in one place and fail in the next (pickling it to a
+    # worker, encoding it for the store or the quarantine): every path must hold.
+    rows = _parquet_rows([example_event(i) for i in range(4)])
+    deep = "[" * depth + "]" * depth
+    rows[1]["request"] = f'{{"messages": [], "x": {deep}}}'
+    rows[2]["request"] = f'{{"messages": [], "x": {deep}}}'
+    rows[2]["account_id"] = None
+    path = tmp_path / "events.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), path)
+    report = run_ingest(path, workers=workers)
+    entries = quarantined(tmp_path)
+    assert report.records == 4  # row 2 is stored or refused, never lost
+    assert 3 in [e["line"] for e in entries]
+    stored = {r[0] for r in store.query("SELECT request_id FROM events")}
+    assert {"req_000000000", "req_000000003"} <= stored
+    if depth == 100_000:
+        assert [(e["line"], e["field"], e["reason"]) for e in entries] == [
+            (2, "request", "bad_json"),
+            (3, "request", "bad_json"),
+        ]
+        assert "nested too deeply" in entries[0]["message"]
+
+
+def test_parquet_body_number_out_of_range_names_its_path(
+    tmp_path: Path, run_ingest: RunIngest
+) -> None:
+    rows = _parquet_rows([example_event(i) for i in range(3)])
+    rows[1]["request"] = '{"messages": [], "metadata": {"score": 1e400}}'
+    path = tmp_path / "events.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), path)
+    assert run_ingest(path).stored == 2
+    [entry] = quarantined(tmp_path)
+    assert (entry["line"], entry["field"], entry["reason"]) == (
+        2,
+        "request.metadata.score",
+        "bad_value",
+    )
+    assert "out of range" in entry["message"]

@@ -36,8 +36,8 @@ class Quarantine:
             "message": error.message,
             "run": self.run,
         }
-        if record is not None:
-            raw = record if isinstance(record, bytes) else self._encoder.encode(record)
+        raw = record if record is None or isinstance(record, bytes) else self._encode(record)
+        if raw is not None:
             entry["record_bytes"] = len(raw)
             if self.keep_text:  # a privacy-minded store keeps no prompt text here either
                 entry["record"] = raw[:MAX_KEPT_BYTES].decode("utf-8", errors="replace")
@@ -47,6 +47,12 @@ class Quarantine:
             self._file = open(self.path, "ab")  # noqa: SIM115 - kept open for the run
         self._file.write(self._encoder.encode(entry) + b"\n")
         self.count += 1
+
+    def _encode(self, record: dict[str, Any]) -> bytes | None:
+        try:
+            return self._encoder.encode(record)
+        except (RecursionError, msgspec.EncodeError, OverflowError):  # the error line still counts
+            return None
 
     def close(self) -> None:
         if self._file is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -187,14 +187,23 @@ def _parse_all(
             yield chunk, parse(chunk, *args)
         return
     # Keep a bounded number of chunks in flight so memory stays flat on huge files.
-    pending: list[tuple[Chunk, Any]] = []
+    pending: list[tuple[Chunk, Future[_Parsed]]] = []
     for chunk in chunks:
         pending.append((chunk, executor.submit(parse, chunk, *args)))
         if len(pending) > 2 * options.workers:
             first, future = pending.pop(0)
-            yield first, future.result()
+            yield first, _result(future, parse, first, args)
     for chunk, future in pending:
-        yield chunk, future.result()
+        yield chunk, _result(future, parse, chunk, args)
+
+
+def _result(
+    future: Future[_Parsed], parse: Callable[..., _Parsed], chunk: Chunk, args: tuple[Any, ...]
+) -> _Parsed:
+    try:
+        return future.result()
+    except RecursionError:  # a deeply nested Parquet body cannot be pickled: parse it here
+        return parse(chunk, *args)
 
 
 def _quarantine(quarantine: Quarantine, rejected: Rejected) -> None:

@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from distillguard.contract.errors import Reason, RecordError
+from distillguard.ingest.validate import explain_json_error
 
 LOG_SUFFIXES = (".jsonl", ".ndjson", ".json", ".gz", ".parquet")
 DEFAULT_CHUNK = 5_000
@@ -217,21 +218,20 @@ def _parquet_record(
     for name in ("request", "response"):
         text = record.get(name)
         if isinstance(text, str | bytes):  # Parquet carries bodies as JSON text
-            if len(text) > max_bytes:
+            size = len(text)
+            if size > max_bytes:
                 return _file_error(
                     path,
                     row_no,
                     Reason.OVERSIZED,
-                    f"{name} is {len(text)} bytes, over the limit of {max_bytes}",
+                    f"{name} is {size} bytes, over the limit of {max_bytes}",
                 )
             try:
                 record[name] = msgspec.json.decode(text)
-            except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+            except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+                inner, reason, message = explain_json_error(text, exc)
+                where = f"{name}.{inner}" if inner else name
                 return RecordError(
-                    file=str(path),
-                    line=row_no,
-                    field=name,
-                    reason=Reason.BAD_JSON,
-                    message=str(exc),
+                    file=str(path), line=row_no, field=where, reason=reason, message=message
                 )
     return record

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -28,6 +29,9 @@ _AT = re.compile(r"^(?P<what>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
 _MISSING = re.compile(r"missing required field `(?P<name>[^`]+)`")
 _ASN = re.compile(r"^(?:AS)?(\d{1,10})$", re.I)
 _TIME_FIELDS = frozenset({"ts", "created_at"})
+FLOAT32_MAX = 3.4028234663852886e38  # latency_ms, temperature and top_p are FLOAT columns
+_FLOAT32_FIELDS = ("latency_ms", "request.temperature", "request.top_p")
+_OUT_OF_RANGE = ("Number out of range", "Integer value out of range")  # msgspec's words
 
 S = TypeVar("S", bound=msgspec.Struct)
 
@@ -96,8 +100,8 @@ class Validator:
             return self.oversized(line, len(raw))
         try:
             obj = self._decoder.decode(raw)
-        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-            return self.error(line, "", Reason.BAD_JSON, str(exc))
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+            return self.error(line, *explain_json_error(raw, exc))
         if not isinstance(obj, dict):
             return self.error(
                 line, "", Reason.NOT_AN_OBJECT, f"expected a JSON object, got {type(obj).__name__}"
@@ -133,7 +137,7 @@ class Validator:
         asn = parse_asn(event.client.asn)
         if isinstance(asn, str):
             return self.error(line, "client.asn", Reason.BAD_VALUE, f"not an ASN: {asn!r}")
-        return event, _extras(obj)
+        return self._check_float32(line, event) or (event, _extras(obj))
 
     def account(
         self, line: int, record: bytes | dict[str, Any]
@@ -168,6 +172,19 @@ class Validator:
             )
         return None
 
+    def _check_float32(self, line: int, event: Event) -> RecordError | None:
+        # Arrow would store an out-of-range value as inf without a word.
+        values = (event.latency_ms, event.request.get("temperature"), event.request.get("top_p"))
+        for name, value in zip(_FLOAT32_FIELDS, values, strict=True):
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                continue
+            if not abs(value) <= FLOAT32_MAX:  # also catches inf and NaN
+                text = repr(value)
+                shown = text if len(text) < 40 else f"{text[:20]}...({len(text)} digits)"
+                message = f"{shown} is out of range: stored as a 32-bit float (up to ±3.4e38)"
+                return self.error(line, name, Reason.BAD_VALUE, message)
+        return None
+
     def _explain(self, line: int, message: str) -> RecordError:
         """Turn a msgspec validation message into a field path and a reason."""
         match = _AT.match(message)
@@ -183,6 +200,34 @@ class Validator:
         if ", got " in what:
             return self.error(line, path, Reason.WRONG_TYPE, what)
         return self.error(line, path, Reason.BAD_VALUE, what)
+
+
+def explain_json_error(raw: bytes | str, exc: Exception) -> tuple[str, Reason, str]:
+    """Field, reason and message for JSON text that did not decode (field "" for the whole)."""
+    if isinstance(exc, RecursionError):
+        return "", Reason.BAD_JSON, "JSON nested too deeply to read (the limit is ~1000 levels)"
+    if str(exc).startswith(_OUT_OF_RANGE):  # 1e400 is valid JSON, but no float holds it
+        return _huge_number_path(raw), Reason.BAD_VALUE, "number out of range: beyond ±1.8e308"
+    return "", Reason.BAD_JSON, str(exc)
+
+
+def _huge_number_path(raw: bytes | str) -> str:
+    """Dotted path of the first number too large for a float (msgspec does not name it)."""
+    huge = object()  # stands in for that number, so its place can be found
+    decoder = msgspec.json.Decoder(float_hook=lambda s: x if math.isfinite(x := float(s)) else huge)
+    try:
+        todo: list[tuple[str, Any]] = [("", decoder.decode(raw))]
+    except (msgspec.DecodeError, RecursionError):
+        return ""
+    while todo:  # depth-first, iterative: the JSON may be nested deeply
+        path, value = todo.pop()
+        if value is huge:
+            return path.lstrip(".")
+        if isinstance(value, dict):
+            todo.extend((f"{path}.{k}", v) for k, v in reversed(value.items()))
+        elif isinstance(value, list):
+            todo.extend((f"{path}[{i}]", v) for i, v in reversed(list(enumerate(value))))
+    return ""
 
 
 def _extras(obj: dict[str, Any]) -> dict[str, Any]:
