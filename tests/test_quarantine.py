@@ -4,6 +4,7 @@ neighbours are stored."""
 from __future__ import annotations
 
 import gzip
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -203,3 +204,21 @@ def test_parquet_body_number_out_of_range_names_its_path(
         "bad_value",
     )
     assert "out of range" in entry["message"]
+
+
+def test_parquet_timestamp_past_year_9999_loses_only_its_row(
+    tmp_path: Path, run_ingest: RunIngest
+) -> None:
+    rows = _parquet_rows([example_event(i) for i in range(5)])
+    micros = [int(datetime.fromisoformat(r["ts"]).timestamp() * 1e6) for r in rows]
+    micros[1] = 253_402_300_800 * 10**6  # 10000-01-01: Arrow holds it, Python cannot
+    ts = pa.array(micros, type=pa.timestamp("us", tz="UTC"))
+    table = pa.Table.from_pylist(rows)
+    table = table.set_column(table.schema.get_field_index("ts"), "ts", ts)
+    path = tmp_path / "events.parquet"
+    pq.write_table(table, path)
+    report = run_ingest(path, chunk_size=3)  # the bad row shares a batch with good ones
+    assert report.stored == 4
+    [entry] = quarantined(tmp_path)
+    assert (entry["line"], entry["field"], entry["reason"]) == (2, "ts", "bad_timestamp")
+    assert "year" in entry["message"]

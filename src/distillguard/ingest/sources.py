@@ -26,6 +26,7 @@ LOG_SUFFIXES = (".jsonl", ".ndjson", ".json", ".gz", ".parquet")
 DEFAULT_CHUNK = 5_000
 _GZIP_MAGIC = b"\x1f\x8b"
 _PARQUET_MAGIC = b"PAR1"
+_UNCONVERTIBLE = (OverflowError, ValueError, pa.ArrowException)  # Arrow value → Python value
 
 
 class SourceError(ValueError):
@@ -186,18 +187,51 @@ def _read_parquet(path: Path, raw: IO[bytes], max_bytes: int, chunk_size: int) -
             )
             batch = None
         if batch is not None:
-            for row in batch.to_pylist():
+            for row in _pylist(path, batch, row_no):
                 row_no += 1
-                record = _parquet_record(path, row_no, row, max_bytes)
-                if isinstance(record, RecordError):
-                    chunk.errors.append(record)
+                if isinstance(row, dict):
+                    row = _parquet_record(path, row_no, row, max_bytes)
+                if isinstance(row, RecordError):
+                    chunk.errors.append(row)
                 else:
-                    chunk.records.append((row_no, record))
+                    chunk.records.append((row_no, row))
         done = total if batch is None else total * row_no // rows_total
         chunk.consumed, reported = done - reported, done
         yield chunk
         if batch is None:
             return
+
+
+def _pylist(path: Path, batch: pa.RecordBatch, before: int) -> list[dict[str, Any] | RecordError]:
+    """The batch's rows as dicts. A value Python cannot hold (a timestamp past year 9999)
+    fails the whole batch at once, so then go row by row and lose only the bad rows."""
+    try:
+        return batch.to_pylist()  # type: ignore[no-any-return]
+    except _UNCONVERTIBLE:
+        pass
+    rows: list[dict[str, Any] | RecordError] = []
+    for i in range(batch.num_rows):
+        try:
+            rows.append(batch.slice(i, 1).to_pylist()[0])
+        except _UNCONVERTIBLE as exc:
+            rows.append(_unconvertible(path, before + i + 1, batch, i, exc))
+    return rows
+
+
+def _unconvertible(
+    path: Path, row_no: int, batch: pa.RecordBatch, i: int, exc: Exception
+) -> RecordError:
+    field, reason, message = "", Reason.BAD_VALUE, f"value cannot be read: {exc}"
+    for name, column in zip(batch.schema.names, batch.columns, strict=True):
+        try:
+            column[i].as_py()
+        except _UNCONVERTIBLE as problem:
+            field, message = name, f"value cannot be read: {problem}"
+            if pa.types.is_temporal(column.type):
+                reason = Reason.BAD_TIMESTAMP
+                message = f"impossible timestamp, outside years 1-9999: {problem}"
+            break
+    return RecordError(file=str(path), line=row_no, field=field, reason=reason, message=message)
 
 
 def _parquet_record(
