@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import msgspec
@@ -213,3 +214,17 @@ def test_a_missing_path_fails_before_anything_is_written(tmp_path: Path, store: 
     with pytest.raises(SourceError, match="no such file"):
         ingest([tmp_path / "nope.jsonl"], store, quarantine_path=tmp_path / "q.jsonl")
     assert store.count("events") == 0
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_a_byte_order_mark_does_not_cost_the_first_record(
+    gz: bool, tmp_path: Path, run_ingest: RunIngest, store: Store
+) -> None:
+    data = b"\xef\xbb\xbf" + b"".join(
+        msgspec.json.encode(example_event(i)) + b"\n" for i in range(3)
+    )
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(gzip.compress(data) if gz else data)
+    report = run_ingest(path)
+    assert (report.stored, report.clean) == (3, True)
+    assert store.query("SELECT min(source_line) FROM events") == [(1,)]

@@ -222,3 +222,36 @@ def test_parquet_timestamp_past_year_9999_loses_only_its_row(
     [entry] = quarantined(tmp_path)
     assert (entry["line"], entry["field"], entry["reason"]) == (2, "ts", "bad_timestamp")
     assert "year" in entry["message"]
+
+
+def _sized(i: int, size: int) -> bytes:
+    """Event ``i`` as a JSON line of exactly ``size`` bytes (padded by an extra field)."""
+    line = msgspec.json.encode(example_event(i) | {"pad": ""})
+    return line.replace(b'"pad":""', b'"pad":"' + b"x" * (size - len(line)) + b'"')
+
+
+@pytest.mark.parametrize("newline", [b"\n", b"\r\n"])
+def test_size_limit_counts_the_record_not_its_line_terminator(
+    newline: bytes, tmp_path: Path, run_ingest: RunIngest
+) -> None:
+    limit = 2048
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(newline.join([_sized(1, limit), _sized(2, limit + 1), _sized(3, limit)]))
+    report = run_ingest(path, max_record_bytes=limit)
+    assert (report.stored, dict(report.quarantined)) == (2, {"oversized": 1})
+    [entry] = quarantined(tmp_path)
+    assert entry["line"] == 2
+    assert entry["message"] == f"record is {limit + 1} bytes, over the limit of {limit}"
+
+
+def test_parquet_size_limit_counts_bytes_not_characters(
+    tmp_path: Path, run_ingest: RunIngest
+) -> None:
+    rows = _parquet_rows([example_event(i) for i in range(3)])
+    rows[1]["request"] = '{"messages": [], "note": "' + "é" * 1500 + '"}'  # 1,528 chars
+    path = tmp_path / "events.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), path)
+    assert run_ingest(path, max_record_bytes=2048).stored == 2
+    [entry] = quarantined(tmp_path)
+    assert (entry["line"], entry["reason"]) == (2, "oversized")
+    assert "3028 bytes" in entry["message"]

@@ -26,6 +26,7 @@ LOG_SUFFIXES = (".jsonl", ".ndjson", ".json", ".gz", ".parquet")
 DEFAULT_CHUNK = 5_000
 _GZIP_MAGIC = b"\x1f\x8b"
 _PARQUET_MAGIC = b"PAR1"
+_BOM = b"\xef\xbb\xbf"  # UTF-8 byte order mark
 _UNCONVERTIBLE = (OverflowError, ValueError, pa.ArrowException)  # Arrow value → Python value
 
 
@@ -109,17 +110,16 @@ def _read_lines(
     position = 0
     try:
         while True:
-            line = stream.readline(max_bytes + 2)  # room for "\r\n"
+            # Room for "\r\n", and on the first line for a byte order mark.
+            line = stream.readline(max_bytes + 2 + (0 if line_no else len(_BOM)))
             if not line:
                 break
             line_no += 1
-            if line.endswith(b"\n"):
-                line = line.rstrip(b"\r\n")
-            elif len(line) > max_bytes:  # no newline within the limit: skip the rest of it
-                size = len(line)
-                while line and not line.endswith(b"\n"):
-                    line = stream.readline(1 << 20)
-                    size += len(line)
+            if line_no == 1:
+                line = line.removeprefix(_BOM)  # Windows tools write one; it is not JSON
+            record = line.rstrip(b"\r\n")
+            if len(record) > max_bytes or (len(line) > max_bytes and not line.endswith(b"\n")):
+                size = _skip_rest(stream, line)
                 chunk.errors.append(
                     _file_error(
                         path,
@@ -129,8 +129,8 @@ def _read_lines(
                     )
                 )
                 continue
-            if line.strip():
-                chunk.records.append((line_no, line))
+            if record.strip():
+                chunk.records.append((line_no, record))
             if len(chunk.records) >= chunk_size:
                 chunk.consumed, position = raw.tell() - position, raw.tell()
                 yield chunk
@@ -147,6 +147,16 @@ def _read_lines(
         )
     chunk.consumed = _size(raw) - position
     yield chunk
+
+
+def _skip_rest(stream: _LineStream, start: bytes) -> int:
+    """Read past the rest of an oversized line; its size without the "\n" or "\r\n"."""
+    size, tail, piece = len(start), start[-2:], start
+    while piece and not piece.endswith(b"\n"):
+        piece = stream.readline(1 << 20)
+        size += len(piece)
+        tail = (tail + piece)[-2:]  # "\r\n" may straddle two pieces
+    return size - (2 if tail == b"\r\n" else 1 if tail.endswith(b"\n") else 0)
 
 
 def _size(raw: IO[bytes]) -> int:
@@ -252,7 +262,7 @@ def _parquet_record(
     for name in ("request", "response"):
         text = record.get(name)
         if isinstance(text, str | bytes):  # Parquet carries bodies as JSON text
-            size = len(text)
+            size = _utf8_size(text)
             if size > max_bytes:
                 return _file_error(
                     path,
@@ -269,3 +279,9 @@ def _parquet_record(
                     file=str(path), line=row_no, field=where, reason=reason, message=message
                 )
     return record
+
+
+def _utf8_size(text: str | bytes) -> int:
+    if isinstance(text, bytes) or text.isascii():  # isascii() is O(1): no copy for most bodies
+        return len(text)
+    return len(text.encode("utf-8", "surrogatepass"))
