@@ -183,7 +183,7 @@ def test_accounts_are_stored_and_later_facts_win(
     upgraded = example_account(2) | {"tier": "Enterprise", "verified": True}
     second = write_lines("accounts2.jsonl", [upgraded, upgraded | {"tier": "EDU"}])
     report = run_ingest(accounts=[second])
-    assert (report.accounts_new, report.accounts_updated) == (0, 1)
+    assert (report.accounts_new, report.accounts_updated) == (0, 2)  # both lines update it
     assert store.query("SELECT tier, verified FROM accounts WHERE account_id = 'acct_00002'") == [
         ("edu", True)
     ]
@@ -228,3 +228,16 @@ def test_a_byte_order_mark_does_not_cost_the_first_record(
     report = run_ingest(path)
     assert (report.stored, report.clean) == (3, True)
     assert store.query("SELECT min(source_line) FROM events") == [(1,)]
+
+
+@pytest.mark.parametrize("chunk_size", [2, 1000])
+def test_repeated_account_lines_are_counted_and_the_last_wins(
+    chunk_size: int, write_lines: WriteLines, run_ingest: RunIngest, store: Store
+) -> None:
+    lines = [example_account(0), example_account(1), example_account(1) | {"tier": "pro"}]
+    lines += [{"account_id": "acct_00002"}, example_account(1) | {"tier": "Research"}]
+    report = run_ingest(accounts=[write_lines("accounts.jsonl", lines)], chunk_size=chunk_size)
+    assert (report.accounts_new, report.accounts_updated, report.accounts_quarantined) == (3, 2, 0)
+    assert store.query("SELECT tier FROM accounts WHERE account_id = 'acct_00001'") == [
+        ("research",)
+    ]

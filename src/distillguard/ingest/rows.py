@@ -113,7 +113,11 @@ class EventRows(_Rows):
 
 
 class AccountRows(_Rows):
-    """Column lists for a batch of accounts."""
+    """Column lists for a batch of accounts.
+
+    The same account twice in one batch: the later line wins, as it would across
+    batches; ``repeats`` counts the earlier lines it replaced, so none goes uncounted.
+    """
 
     columns = ACCOUNT_COLUMNS
 
@@ -131,7 +135,10 @@ class AccountRows(_Rows):
         )
         self.rows.append(values)
 
+    @property
+    def repeats(self) -> int:
+        return len(self.rows) - len({row[0] for row in self.rows})
+
     def to_arrow(self) -> pa.Table:
-        # The same account twice in one batch: the later line wins, as it would across batches.
         last = {row[0]: row for row in self.rows}
         return rows_to_arrow(list(last.values()), self.schema)

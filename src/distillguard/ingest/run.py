@@ -38,7 +38,10 @@ class IngestOptions:
 
 @dataclass
 class IngestReport:
-    """What one ingest run did. ``records == stored + duplicates + quarantined``."""
+    """What one ingest run did. ``records == stored + duplicates + quarantined``, and
+    ``accounts_new + accounts_updated + accounts_quarantined`` is the account lines read
+    (a line naming an account already seen, in the store or earlier in the run, is an update).
+    """
 
     files: int = 0
     stored: int = 0
@@ -63,6 +66,7 @@ class IngestReport:
 class _Parsed:
     table: pa.Table
     rejected: Rejected
+    repeats: int = 0  # lines replaced by a later line in the same chunk (accounts)
 
 
 def parse_events(chunk: Chunk, keep_text: bool, max_record_bytes: int, now: datetime) -> _Parsed:
@@ -93,7 +97,7 @@ def parse_accounts(chunk: Chunk, max_record_bytes: int, now: datetime) -> _Parse
             rejected.append((result, record))
         else:
             rows.add(*result)
-    return _Parsed(rows.to_arrow(), rejected)
+    return _Parsed(rows.to_arrow(), rejected, rows.repeats)
 
 
 def _to_arrow(rows: EventRows, chunk: Chunk, validator: Validator, rejected: Rejected) -> pa.Table:
@@ -152,7 +156,7 @@ def ingest(
             ):
                 new = store.upsert_accounts(parsed.table)
                 report.accounts_new += new
-                report.accounts_updated += parsed.table.num_rows - new
+                report.accounts_updated += parsed.table.num_rows - new + parsed.repeats
                 report.accounts_quarantined += len(parsed.rejected)
                 _quarantine(quarantine, parsed.rejected)
                 progress(chunk.consumed)
