@@ -23,6 +23,14 @@ def encode(record: Any) -> bytes:
     return record if isinstance(record, bytes) else msgspec.json.encode(record)
 
 
+def parquet_rows(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Events as Parquet rows: bodies as JSON text, as exporters write them."""
+    return [
+        e | {"request": msgspec.json.encode(e["request"]).decode(), "response": None}
+        for e in events
+    ]
+
+
 @pytest.fixture
 def write_lines(tmp_path: Path) -> WriteLines:
     """Write records (dicts, or raw bytes for broken lines) as JSON Lines, gzipped if asked."""

@@ -101,3 +101,14 @@ def test_python_dash_m_runs_the_cli() -> None:
     )
     assert "ingest" in result.stdout
     assert "distillation" in result.stdout
+
+
+def test_ingest_summary_names_files_skipped_in_a_directory(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "a.JSONL").write_text(json.dumps(example_event(0)) + "\n")
+    (logs / "app.log").write_text(json.dumps(example_event(1)) + "\n")
+    result = runner.invoke(app, ["ingest", str(logs), "--store", str(tmp_path / "s.duckdb")])
+    assert result.exit_code == 0, result.output
+    assert "files skipped (not logs)" in result.output
+    assert str(logs / "app.log") in result.output

@@ -13,7 +13,7 @@ import pytest
 from distillguard.contract.examples import example_account, example_event
 from distillguard.ingest import IngestOptions, SourceError, ingest
 from distillguard.store import Retention, Store, StoreError
-from tests.conftest import NOW, RunIngest, WriteLines, quarantined
+from tests.conftest import NOW, RunIngest, WriteLines, parquet_rows, quarantined
 
 
 def _row(store: Store, request_id: str, columns: str) -> tuple[object, ...]:
@@ -94,6 +94,7 @@ def test_gzip_plain_parquet_and_directories_are_all_read(
     pq.write_table(table, tmp_path / "logs" / "c.parquet")
     report = run_ingest(tmp_path / "logs")
     assert report.files == 3 + 1  # a, b, empty, c; notes.txt is not a log file
+    assert report.skipped == [str(tmp_path / "logs" / "notes.txt")]
     assert report.clean
     assert report.stored == 30
     assert store.count("events") == 30
@@ -241,3 +242,21 @@ def test_repeated_account_lines_are_counted_and_the_last_wins(
     assert store.query("SELECT tier FROM accounts WHERE account_id = 'acct_00001'") == [
         ("research",)
     ]
+
+
+def test_directory_suffixes_match_in_any_case_and_other_files_are_reported(
+    tmp_path: Path, write_lines: WriteLines, run_ingest: RunIngest, store: Store
+) -> None:
+    write_lines("logs/B.JSONL", [example_event(0)])
+    write_lines("logs/x.JSONL.GZ", [example_event(1)], gz=True)
+    write_lines("logs/day.NDJson", [example_event(2)])
+    pq.write_table(
+        pa.Table.from_pylist(parquet_rows([example_event(3)])), tmp_path / "logs/c.PARQUET"
+    )
+    write_lines("logs/app.log", [example_event(4)])
+    write_lines("logs/sub/readme.txt", [b"not a log"])
+    write_lines("logs/.hidden.log", [b"an editor's file"])
+    write_lines("logs/.git/HEAD", [b"ref: refs/heads/main"])
+    report = run_ingest(tmp_path / "logs")
+    assert (report.files, report.stored, report.clean) == (4, 4, True)
+    assert report.skipped == [str(tmp_path / "logs/app.log"), str(tmp_path / "logs/sub/readme.txt")]

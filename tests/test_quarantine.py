@@ -15,7 +15,7 @@ import pytest
 
 from distillguard.contract.examples import example_event
 from distillguard.store import Store
-from tests.conftest import NOW, RunIngest, WriteLines, quarantined
+from tests.conftest import NOW, RunIngest, WriteLines, parquet_rows, quarantined
 
 
 def _with(**changes: Any) -> dict[str, Any]:
@@ -153,14 +153,6 @@ def test_future_check_uses_the_given_clock(write_lines: WriteLines, run_ingest: 
     assert run_ingest(path).stored == 1
 
 
-def _parquet_rows(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Events as Parquet rows: bodies as JSON text, as exporters write them."""
-    return [
-        e | {"request": msgspec.json.encode(e["request"]).decode(), "response": None}
-        for e in events
-    ]
-
-
 @pytest.mark.parametrize("workers", [1, 2])
 @pytest.mark.parametrize("depth", [500, 900, 990, 100_000])
 def test_deeply_nested_parquet_body_is_quarantined_not_fatal(
@@ -168,7 +160,7 @@ def test_deeply_nested_parquet_body_is_quarantined_not_fatal(
 ) -> None:
     # Near the limit a body may decode in one place and fail in the next (pickling it to a
     # worker, encoding it for the store or the quarantine): every path must hold.
-    rows = _parquet_rows([example_event(i) for i in range(4)])
+    rows = parquet_rows([example_event(i) for i in range(4)])
     deep = "[" * depth + "]" * depth
     rows[1]["request"] = f'{{"messages": [], "x": {deep}}}'
     rows[2]["request"] = f'{{"messages": [], "x": {deep}}}'
@@ -192,7 +184,7 @@ def test_deeply_nested_parquet_body_is_quarantined_not_fatal(
 def test_parquet_body_number_out_of_range_names_its_path(
     tmp_path: Path, run_ingest: RunIngest
 ) -> None:
-    rows = _parquet_rows([example_event(i) for i in range(3)])
+    rows = parquet_rows([example_event(i) for i in range(3)])
     rows[1]["request"] = '{"messages": [], "metadata": {"score": 1e400}}'
     path = tmp_path / "events.parquet"
     pq.write_table(pa.Table.from_pylist(rows), path)
@@ -209,7 +201,7 @@ def test_parquet_body_number_out_of_range_names_its_path(
 def test_parquet_timestamp_past_year_9999_loses_only_its_row(
     tmp_path: Path, run_ingest: RunIngest
 ) -> None:
-    rows = _parquet_rows([example_event(i) for i in range(5)])
+    rows = parquet_rows([example_event(i) for i in range(5)])
     micros = [int(datetime.fromisoformat(r["ts"]).timestamp() * 1e6) for r in rows]
     micros[1] = 253_402_300_800 * 10**6  # 10000-01-01: Arrow holds it, Python cannot
     ts = pa.array(micros, type=pa.timestamp("us", tz="UTC"))
@@ -247,7 +239,7 @@ def test_size_limit_counts_the_record_not_its_line_terminator(
 def test_parquet_size_limit_counts_bytes_not_characters(
     tmp_path: Path, run_ingest: RunIngest
 ) -> None:
-    rows = _parquet_rows([example_event(i) for i in range(3)])
+    rows = parquet_rows([example_event(i) for i in range(3)])
     rows[1]["request"] = '{"messages": [], "note": "' + "é" * 1500 + '"}'  # 1,528 chars
     path = tmp_path / "events.parquet"
     pq.write_table(pa.Table.from_pylist(rows), path)

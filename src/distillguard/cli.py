@@ -24,7 +24,7 @@ from distillguard import __version__
 from distillguard.contract.schema import SCHEMAS, json_schema, write_schemas
 from distillguard.ingest import IngestOptions, IngestReport, SourceError, ingest
 from distillguard.ingest.quarantine import default_path
-from distillguard.ingest.sources import expand
+from distillguard.ingest.sources import LOG_SUFFIXES, expand
 from distillguard.ingest.validate import DEFAULT_MAX_RECORD_BYTES
 from distillguard.store import DEFAULT_STORE, Retention, Store, StoreError
 
@@ -164,9 +164,9 @@ def ingest_command(
             f"ingesting {len(event_files) + len(account_files)} file(s)", total=total
         )
         report = ingest(
-            event_files,
+            events,  # as given, so files skipped in directories are reported
             db,
-            accounts=account_files,
+            accounts=accounts or [],
             quarantine_path=quarantine_path,
             options=options,
             on_progress=lambda n: bar.advance(task, n),
@@ -182,6 +182,8 @@ def _print_report(report: IngestReport, stored_total: int) -> None:
     rate = report.records / report.seconds if report.seconds else 0.0
     table = Table(title="ingest", show_header=False, title_justify="left")
     table.add_row("files", str(report.files))
+    if report.skipped:
+        table.add_row("files skipped (not logs)", f"[yellow]{len(report.skipped):,}[/yellow]")
     table.add_row("event records", f"{report.records:,}")
     table.add_row("stored", f"[green]{report.stored:,}[/green]")
     table.add_row("duplicates (already stored)", f"{report.duplicates:,}")
@@ -198,6 +200,13 @@ def _print_report(report: IngestReport, stored_total: int) -> None:
     table.add_row("events in store", f"{stored_total:,}")
     table.add_row("time", f"{report.seconds:.1f} s ({rate:,.0f} records/s)")
     out.print(table)
+    if report.skipped:
+        more = f" and {len(report.skipped) - 10:,} more" if len(report.skipped) > 10 else ""
+        out.print(
+            f"Skipped, not named {', '.join(LOG_SUFFIXES)}: {', '.join(report.skipped[:10])}{more}",
+            soft_wrap=True,
+            highlight=False,
+        )
     if not report.clean:
         out.print(
             f"Refused records, with file, line, field and reason: {report.quarantine_path}",

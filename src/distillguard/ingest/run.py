@@ -21,7 +21,7 @@ import pyarrow as pa
 from distillguard.contract.errors import Reason, RecordError
 from distillguard.ingest.quarantine import Quarantine
 from distillguard.ingest.rows import AccountRows, EventRows, rows_to_arrow
-from distillguard.ingest.sources import DEFAULT_CHUNK, Chunk, expand, read
+from distillguard.ingest.sources import DEFAULT_CHUNK, Chunk, read, scan
 from distillguard.ingest.validate import DEFAULT_MAX_RECORD_BYTES, Validator
 from distillguard.store.database import Retention, Store
 
@@ -50,6 +50,7 @@ class IngestReport:
     accounts_new: int = 0
     accounts_updated: int = 0
     accounts_quarantined: int = 0
+    skipped: list[str] = field(default_factory=list)  # files in directories not read: not logs
     quarantine_path: Path | None = None
     seconds: float = 0.0
 
@@ -137,10 +138,12 @@ def ingest(
     options = options or IngestOptions()
     now = options.now or datetime.now(UTC)
     started = time.perf_counter()
-    event_files, account_files = expand(events), expand(accounts)
+    (event_files, skipped), (account_files, skipped_accounts) = scan(events), scan(accounts)
     keep_text = store.retention is Retention.FULL
     report = IngestReport(
-        files=len(event_files) + len(account_files), quarantine_path=quarantine_path
+        files=len(event_files) + len(account_files),
+        skipped=[str(p) for p in (*skipped, *skipped_accounts)],
+        quarantine_path=quarantine_path,
     )
     quarantine = Quarantine(
         quarantine_path, keep_text=keep_text, run=now.isoformat(timespec="seconds")

@@ -59,14 +59,28 @@ def expand(paths: Iterable[Path]) -> list[Path]:
     ...
     distillguard.ingest.sources.SourceError: /nonexistent/events.jsonl: no such file or directory
     """
+    return scan(paths)[0]
+
+
+def scan(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
+    """The log files named by ``paths``, and the files in its directories left unread.
+
+    In a directory a file is read when its name ends in a log suffix, in any case,
+    and is not a dotfile. The others are returned so they can be reported, except
+    dotfiles and files in hidden directories such as ``.git`` (noise, not logs).
+    """
     files: list[Path] = []
+    skipped: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found = sorted(
-                p
-                for p in path.rglob("*")
-                if p.is_file() and not p.name.startswith(".") and p.name.endswith(LOG_SUFFIXES)
-            )
+            found: list[Path] = []
+            for p in sorted(path.rglob("*")):
+                if not p.is_file() or p.name.startswith("."):
+                    continue
+                if p.name.lower().endswith(LOG_SUFFIXES):
+                    found.append(p)
+                elif not any(part.startswith(".") for part in p.relative_to(path).parts):
+                    skipped.append(p)
             if not found:
                 raise SourceError(
                     f"{path}: directory holds no log files ({', '.join(LOG_SUFFIXES)})"
@@ -76,7 +90,7 @@ def expand(paths: Iterable[Path]) -> list[Path]:
             files.append(path)
         else:
             raise SourceError(f"{path}: no such file or directory")
-    return files
+    return files, skipped
 
 
 def read(path: Path, *, max_record_bytes: int, chunk_size: int = DEFAULT_CHUNK) -> Iterator[Chunk]:
