@@ -132,6 +132,7 @@ def _read_lines(
             if line_no == 1:
                 line = line.removeprefix(_BOM)  # Windows tools write one; it is not JSON
             record = line.rstrip(b"\r\n")
+            # Too long, or no newline within the limit: skip the rest of the line unread.
             if len(record) > max_bytes or (len(line) > max_bytes and not line.endswith(b"\n")):
                 size = _skip_rest(stream, line)
                 chunk.errors.append(
