@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from distillguard.simulate.text.bank import TextBank
 from distillguard.simulate.text.recipes import ATTACK, LEGITIMATE, RECIPES
+from distillguard.simulate.text.rename import rename_tools
 from distillguard.simulate.text.template import Prompt, Template
-from distillguard.simulate.text.tools import rename_tools
 
 LANGUAGES = ("en", "zh", "es", "de", "fr", "ja", "ru", "pt")
 INTENTS: dict[str, str] = {intent: r.capability for intent, r in RECIPES.items()}
