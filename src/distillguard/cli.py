@@ -26,6 +26,7 @@ from distillguard.ingest import IngestOptions, IngestReport, SourceError, ingest
 from distillguard.ingest.quarantine import default_path
 from distillguard.ingest.sources import LOG_SUFFIXES, expand
 from distillguard.ingest.validate import DEFAULT_MAX_RECORD_BYTES
+from distillguard.simulate.command import simulate_command
 from distillguard.store import DEFAULT_STORE, Retention, Store, StoreError
 
 EXIT_QUARANTINED = 3
@@ -260,6 +261,9 @@ def schema_command(
     if name not in SCHEMAS:
         raise _fail(f"name one of: {', '.join(SCHEMAS)} (or use --out DIR)", code=2)
     sys.stdout.write(msgspec.json.format(msgspec.json.encode(json_schema(name))).decode() + "\n")
+
+
+app.command("simulate")(simulate_command)
 
 
 def main() -> None:
