@@ -226,3 +226,11 @@ def test_view_never_raises_on_arbitrary_json(body: dict[str, Any], endpoint: str
     assert view.n_images >= 0
     tool_schema_digest(view.tools)
     view_response(body)
+
+
+def test_an_integer_beyond_any_float_does_not_raise() -> None:
+    view = view_request(
+        {"messages": [], "temperature": 10**400, "top_p": 1}, "/v1/chat/completions"
+    )
+    assert view.temperature is None
+    assert view.top_p == 1.0

@@ -256,7 +256,10 @@ def _is_int(value: Any) -> bool:
 def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # an integer beyond any float: the view promises never to raise
+        return None
 
 
 @dataclass(slots=True)
