@@ -3,7 +3,7 @@
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 SAMPLE := src/distillguard/data/sample
 # Trust the system's certificate store, as pip and git here do, even when SSL_CERT_FILE is unset.
-export UV_NATIVE_TLS ?= 1
+export UV_SYSTEM_CERTS ?= 1
 DEMO := .demo
 
 .PHONY: setup demo test lint typecheck bench schemas clean
@@ -14,11 +14,15 @@ setup:
 
 demo: setup
 	@rm -rf $(DEMO) && mkdir -p $(DEMO)
-	@# The sample holds two broken records on purpose: exit 3 (some quarantined) is the expected outcome.
-	@$(UV) run distillguard ingest $(SAMPLE)/events.jsonl --accounts $(SAMPLE)/accounts.jsonl \
-		--store $(DEMO)/store.duckdb; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 3 ] || exit $$rc
+	@# A labelled week of traffic: nine legitimate populations and three distillation campaigns.
+	@$(UV) run distillguard simulate --scenario default --out $(DEMO)/sim
+	@$(UV) run distillguard ingest $(DEMO)/sim/events --accounts $(DEMO)/sim/accounts.jsonl \
+		--store $(DEMO)/store.duckdb
 	@$(UV) run distillguard info --store $(DEMO)/store.duckdb
-	@echo "Quarantined records: $(DEMO)/store.quarantine.jsonl"
+	@# The bundled sample holds two broken records on purpose: exit 3 (some quarantined) is expected.
+	@$(UV) run distillguard ingest $(SAMPLE)/events.jsonl --accounts $(SAMPLE)/accounts.jsonl \
+		--store $(DEMO)/sample.duckdb -q; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 3 ] || exit $$rc
+	@echo "Ground truth: $(DEMO)/sim/labels.csv   Refused sample records: $(DEMO)/sample.quarantine.jsonl"
 
 lint: setup
 	$(UV) run ruff check src tests bench
@@ -32,6 +36,7 @@ test: lint typecheck
 
 bench: setup
 	$(UV) run python bench/ingest.py
+	$(UV) run python bench/simulate.py
 
 schemas: setup
 	$(UV) run distillguard schema --out schemas
