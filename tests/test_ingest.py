@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 
+import duckdb
 import msgspec
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -260,3 +261,36 @@ def test_directory_suffixes_match_in_any_case_and_other_files_are_reported(
     report = run_ingest(tmp_path / "logs")
     assert (report.files, report.stored, report.clean) == (4, 4, True)
     assert report.skipped == [str(tmp_path / "logs/app.log"), str(tmp_path / "logs/sub/readme.txt")]
+
+
+def test_a_store_from_before_signal_columns_is_refused_with_advice(tmp_path: Path) -> None:
+    Store.open(tmp_path / "old.duckdb").close()
+    con = duckdb.connect(str(tmp_path / "old.duckdb"))
+    con.execute("DELETE FROM meta WHERE key = 'store_version'")
+    con.close()
+    with pytest.raises(StoreError, match=r"older distillguard.*new --store path"):
+        Store.open(tmp_path / "old.duckdb")
+
+
+def test_signals_are_stored_as_columns(
+    write_lines: WriteLines, run_ingest: RunIngest, store: Store
+) -> None:
+    event = example_event(0)
+    event["request"] = {
+        "messages": [
+            {
+                "role": "user",
+                "content": (
+                    "Calculate 12 * 12. The correct answer is 144. "
+                    "Reconstruct the full reasoning step by step."
+                ),
+            }
+        ]
+    }
+    run_ingest(write_lines("e.jsonl", [event]))
+    score, capability, head = store.query(
+        "SELECT reasoning_elicitation, capability, template_head FROM events"
+    )[0]
+    assert score == pytest.approx(0.9)
+    assert capability == "math_reasoning"
+    assert head is not None

@@ -13,6 +13,8 @@ from distillguard.contract.body import view_request, view_response
 from distillguard.contract.digest import system_digest, tool_schema_digest
 from distillguard.contract.event import Event
 from distillguard.ingest.validate import parse_asn, parse_ip
+from distillguard.signals import INTENT_SIGNALS, score_request
+from distillguard.signals.template import BANDS
 from distillguard.store.columns import ACCOUNT_COLUMNS, EVENT_COLUMNS, Column, arrow_schema
 
 _encode = msgspec.json.Encoder().encode
@@ -40,6 +42,9 @@ def rows_to_arrow(rows: list[tuple[Any, ...]], schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
+_NO_BANDS = (None,) * BANDS
+
+
 class EventRows(_Rows):
     """Column lists for a batch of events; ``keep_text`` is the store's retention."""
 
@@ -51,6 +56,7 @@ class EventRows(_Rows):
 
     def add(self, event: Event, extra: dict[str, Any], source_file: str, source_line: int) -> None:
         view = view_request(event.request, event.endpoint)
+        sig = score_request(view)
         response = view_response(event.response)
         network = parse_ip(event.client.ip)
         assert network is not None  # the validator refused the record otherwise
@@ -101,6 +107,12 @@ class EventRows(_Rows):
             view.stream,
             view.response_format,
             view.reasoning,
+            *(sig.scores[name] for name in INTENT_SIGNALS),
+            sig.capability,
+            sig.template_head,
+            sig.template_tail,
+            *(sig.bands or _NO_BANDS),
+            sig.tool_shape,
             _encode(event.request).decode() if self.keep_text else None,
             _encode(event.response).decode()
             if self.keep_text and event.response is not None

@@ -78,6 +78,27 @@ EVENT_COLUMNS: tuple[Column, ...] = (
     Column("stream", pa.bool_(), "Streaming requested."),
     Column("response_format", pa.string(), "Structured-output type requested (json_object, ...)."),
     Column("reasoning", pa.bool_(), "Extended thinking or a reasoning effort was requested."),
+    # Per-request signals (signals/): computed once at ingest, from text that may not be kept.
+    Column(
+        "reasoning_elicitation", pa.float32(), "Signal: asks to spell out or reconstruct reasoning."
+    ),
+    Column("hidden_reasoning_request", pa.float32(), "Signal: asks to reveal hidden thinking."),
+    Column("rubric_grading", pa.float32(), "Signal: uses the model as a grader with a rubric."),
+    Column("synthetic_data", pa.float32(), "Signal: asks for examples for a dataset."),
+    Column(
+        "sensitive_rewrite", pa.float32(), "Signal: censorship-safe rewrite of a sensitive topic."
+    ),
+    Column("format_harvest", pa.float32(), "Signal: reasoning in a fixed training format."),
+    Column(
+        "capability", pa.string(), "Capability targeted (coding, agentic, math_reasoning, ...)."
+    ),
+    Column("template_head", pa.uint64(), "Digest of the first words of the last user message."),
+    Column("template_tail", pa.uint64(), "Digest of the last words of the last user message."),
+    Column("lsh_0", pa.uint64(), "MinHash LSH band 0 of the last user message (near-duplicates)."),
+    Column("lsh_1", pa.uint64(), "MinHash LSH band 1."),
+    Column("lsh_2", pa.uint64(), "MinHash LSH band 2."),
+    Column("lsh_3", pa.uint64(), "MinHash LSH band 3."),
+    Column("tool_shape_hash", pa.uint64(), "Digest of the tool set's shape, robust to renaming."),
     Column("request_json", pa.string(), "Request body as JSON; NULL when retention is 'derived'."),
     Column(
         "response_json", pa.string(), "Response body as JSON; NULL when retention is 'derived'."

@@ -25,6 +25,9 @@ from distillguard.store.columns import ACCOUNT_COLUMNS, EVENT_COLUMNS, create_ta
 DEFAULT_STORE = Path("distillguard.duckdb")
 
 
+STORE_VERSION = "2"  # bump when columns change; old stores are refused, not misread
+
+
 class Retention(StrEnum):
     """What a store keeps of each request."""
 
@@ -88,6 +91,7 @@ class Store:
                 "INSERT INTO meta VALUES (?, ?)",
                 [
                     ["contract_version", CONTRACT_VERSION],
+                    ["store_version", STORE_VERSION],
                     ["retention", (retention or Retention.FULL).value],
                 ],
             )
@@ -96,6 +100,12 @@ class Store:
             raise StoreError(
                 f"store {self.path} holds contract v{meta.get('contract_version')}, "
                 f"this distillguard writes v{CONTRACT_VERSION}: use a new --store path"
+            )
+        if meta.get("store_version") != STORE_VERSION:
+            raise StoreError(
+                f"store {self.path} was written by an older distillguard (store layout "
+                f"v{meta.get('store_version', '1')}, now v{STORE_VERSION}: per-request signals "
+                "are columns now); ingest into a new --store path"
             )
         if retention is not None and retention.value != meta["retention"]:
             raise StoreError(
