@@ -9,8 +9,9 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from distillguard.cli import EXIT_QUARANTINED, app
+from distillguard.cli import app
 from distillguard.contract.examples import example_event
+from distillguard.ingest.command import EXIT_QUARANTINED
 
 SAMPLE = Path(__file__).parent.parent / "src" / "distillguard" / "data" / "sample"
 runner = CliRunner()
