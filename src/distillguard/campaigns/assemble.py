@@ -1,0 +1,141 @@
+"""From risky clusters to campaigns an analyst can check: who, what, when, how linked, proof.
+
+Every list here comes from SQL over the scan's temp tables (``ev``, ``fp``, ``links``,
+``members``, ``cl``, ``risk``); Python only shapes the JSON, one campaign at a time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+
+from distillguard.verdicts.config import Config
+
+INDICATOR_KINDS = ("ip", "prefix", "client", "payment", "email", "tools", "system", "template")
+TACTICS = {
+    "burst": "accounts created in a burst",
+    "young": "full use from the first day after sign-up",
+    "shared_payment": "payment methods reused across accounts",
+    "undeclared": "no declared organisation",
+    "unverified": "unverified accounts",
+    "content": "prompts elicit reasoning, grading or training data",
+    "repetition": "highly repetitive prompt templates",
+    "flat": "round-the-clock machine timing",
+    "release_pivot": "moved to a newly released model within 24 h",
+}
+
+
+def assemble_campaigns(con: duckdb.DuckDBPyConnection, cfg: Config) -> list[dict[str, Any]]:
+    """Create temp table ``campaign_of(account_id, campaign_id)`` and return the campaigns."""
+    watch = cfg.thresholds.watch
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE campaign_of AS
+        SELECT r.account_id, 'K' || substr(r.cluster_id, 2) AS campaign_id
+        FROM risk r JOIN cl USING (cluster_id)
+        WHERE cl.cluster_risk >= {watch} AND r.risk >= {watch}
+    """)
+    rows = con.execute(f"""
+        SELECT 'K' || substr(cluster_id, 2), cluster_id, cluster_risk,
+               {", ".join(TACTICS)}, accounts, payment_methods
+        FROM cl WHERE cluster_risk >= {watch} ORDER BY cluster_risk DESC, cluster_id
+    """).fetchall()
+    campaigns = []
+    for row in rows:
+        campaign_id, cluster_id, confidence = row[0], row[1], row[2]
+        factors = dict(zip(TACTICS, row[3 : 3 + len(TACTICS)], strict=True))
+        accounts = [
+            a
+            for (a,) in con.execute(
+                "SELECT account_id FROM campaign_of WHERE campaign_id = ? ORDER BY account_id",
+                [campaign_id],
+            ).fetchall()
+        ]
+        if not accounts:
+            continue
+        campaigns.append(_campaign(con, campaign_id, cluster_id, confidence, factors, accounts))
+    return campaigns
+
+
+def _campaign(
+    con: duckdb.DuckDBPyConnection,
+    campaign_id: str,
+    cluster_id: str,
+    confidence: float,
+    factors: dict[str, float],
+    accounts: list[str],
+) -> dict[str, Any]:
+    q = "FROM ev WHERE account_id IN (SELECT account_id FROM campaign_of WHERE campaign_id = ?)"
+    (requests, first, last) = con.execute(
+        f"SELECT count(*), min(ts), max(ts) {q}", [campaign_id]
+    ).fetchall()[0]
+    caps = con.execute(
+        f"SELECT capability, count(*) {q} GROUP BY 1 ORDER BY 2 DESC", [campaign_id]
+    ).fetchall()
+    models = con.execute(
+        f"SELECT model, count(*) {q} GROUP BY 1 ORDER BY 2 DESC", [campaign_id]
+    ).fetchall()
+    indicators: dict[str, list[dict[str, Any]]] = {}
+    for kind, value, shared, degree in con.execute(
+        """
+        SELECT kind, value, count(*) AS shared, any_value(degree)
+        FROM links WHERE account_id IN (SELECT account_id FROM campaign_of WHERE campaign_id = ?)
+        GROUP BY kind, value HAVING count(*) >= 2
+        ORDER BY kind, shared DESC, value
+    """,
+        [campaign_id],
+    ).fetchall():
+        items = indicators.setdefault(kind, [])
+        if len(items) < 20:
+            items.append({"value": value, "campaign_accounts": shared, "all_accounts": degree})
+    evidence = con.execute(
+        f"""
+        SELECT request_id, account_id, ts, capability, model,
+               greatest(reasoning_elicitation, hidden_reasoning_request, rubric_grading,
+                        synthetic_data, sensitive_rewrite, format_harvest) AS top_signal,
+               reasoning_elicitation, hidden_reasoning_request, rubric_grading, synthetic_data,
+               sensitive_rewrite, format_harvest
+        {q} ORDER BY top_signal DESC, ts LIMIT 10
+    """,
+        [campaign_id],
+    ).fetchall()
+    names = (
+        "reasoning_elicitation",
+        "hidden_reasoning_request",
+        "rubric_grading",
+        "synthetic_data",
+        "sensitive_rewrite",
+        "format_harvest",
+    )
+    return {
+        "campaign_id": campaign_id,
+        "cluster_id": cluster_id,
+        "confidence": round(confidence, 3),
+        "accounts": accounts,
+        "requests": requests,
+        "first_seen": first.isoformat() if first else None,
+        "last_seen": last.isoformat() if last else None,
+        "capabilities": {c: round(n / requests, 3) for c, n in caps} if requests else {},
+        "models": {m: round(n / requests, 3) for m, n in models} if requests else {},
+        "tactics": [
+            {"tactic": TACTICS[k], "factor": k, "strength": round(v, 3)}
+            for k, v in sorted(factors.items(), key=lambda kv: -kv[1])
+            if v >= 0.5
+        ],
+        "indicators": {k: indicators[k] for k in INDICATOR_KINDS if k in indicators},
+        "evidence": [
+            {
+                "request_id": rid,
+                "account_id": acct,
+                "ts": ts.isoformat(),
+                "capability": cap,
+                "model": model,
+                "signals": {
+                    n: round(float(s), 2)
+                    for n, s in zip(names, scores, strict=True)
+                    if s and s >= 0.25
+                },
+            }
+            for rid, acct, ts, cap, model, _, *scores in evidence
+        ],
+    }

@@ -1,0 +1,88 @@
+"""Account–indicator links, in SQL: what each account shares with others, and how rare it is.
+
+An indicator is a value an account uses (an address, a /24, a client stack, a payment method,
+a sign-up window, a template, a system prompt, a tool-set shape). Indicators used by a single
+account link nothing and are dropped. Each link's weight is its kind's prior strength divided by
+the log of how many accounts share the value (Fraudar's column weighting): a campus NAT or a
+popular agent's tool schema shared by thousands is weak evidence, a card shared by five is not.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+# Prior strength of each kind of shared indicator.
+LINK_WEIGHTS: dict[str, float] = {
+    "payment": 3.0,
+    "ip": 1.5,
+    "created": 1.0,
+    "template": 1.0,
+    "system": 1.0,
+    "tools": 1.0,
+    "prefix": 0.6,
+    "email": 0.6,
+    "client": 0.4,
+}
+MIN_SHARE = 0.05  # a template, system prompt or tool set counts when it is 5% of the account's use
+TOP_PER_ACCOUNT = 20  # addresses and prefixes per account, by use
+
+
+def build_links(con: duckdb.DuckDBPyConnection, weights: dict[str, float] | None = None) -> None:
+    """Create temp table ``links(account_id, kind, value, degree, weight)`` from ``ev``."""
+    w = weights or LINK_WEIGHTS
+    kinds = ", ".join(f"('{k}', {v})" for k, v in w.items())
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE raw_links AS
+        WITH use AS (SELECT account_id, count(*) AS n FROM ev GROUP BY account_id),
+        ranked AS (
+            SELECT account_id, kind, value, cnt,
+                   row_number() OVER (PARTITION BY account_id, kind ORDER BY cnt DESC) AS rk
+            FROM (
+                SELECT account_id, 'ip' AS kind, ip AS value, count(*) cnt FROM ev GROUP BY ALL
+                UNION ALL
+                SELECT account_id, 'prefix', ip_prefix, count(*) FROM ev GROUP BY ALL
+                UNION ALL
+                SELECT account_id, 'client', coalesce(user_agent, '') || '|'
+                       || coalesce(tls_fingerprint, ''), count(*) FROM ev GROUP BY ALL
+                UNION ALL
+                SELECT account_id, 'template', 'h' || template_head::VARCHAR, count(*) FROM ev
+                WHERE template_head IS NOT NULL GROUP BY ALL
+                UNION ALL
+                SELECT account_id, 'template', 't' || template_tail::VARCHAR, count(*) FROM ev
+                WHERE template_tail IS NOT NULL GROUP BY ALL
+                UNION ALL
+                SELECT account_id, 'system', system_hash::VARCHAR, count(*) FROM ev
+                WHERE system_hash IS NOT NULL GROUP BY ALL
+                UNION ALL
+                SELECT account_id, 'tools', tool_shape_hash::VARCHAR, count(*) FROM ev
+                WHERE tool_shape_hash IS NOT NULL GROUP BY ALL
+            )
+        )
+        SELECT r.account_id, r.kind, r.value FROM ranked r JOIN use u USING (account_id)
+        WHERE r.rk <= {TOP_PER_ACCOUNT}
+          AND (r.kind IN ('ip', 'prefix', 'client') OR r.cnt >= {MIN_SHARE} * u.n)
+        UNION ALL
+        SELECT a.account_id, 'payment', a.payment_fingerprint FROM accounts a
+        WHERE a.payment_fingerprint IS NOT NULL AND a.account_id IN (SELECT account_id FROM use)
+        UNION ALL
+        SELECT a.account_id, 'email', a.email_domain FROM accounts a
+        WHERE a.email_domain IS NOT NULL AND a.account_id IN (SELECT account_id FROM use)
+        UNION ALL
+        -- Sign-up windows: two 12-hour grids offset by 6 hours, so a burst across a boundary
+        -- still lands in one window.
+        SELECT a.account_id, 'created',
+               g || ':' || ((epoch(a.created_at) + g * 21600) // 43200)::VARCHAR
+        FROM accounts a, (VALUES (0), (1)) t(g)
+        WHERE a.created_at IS NOT NULL AND a.account_id IN (SELECT account_id FROM use)
+    """)
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE links AS
+        WITH deg AS (
+            SELECT kind, value, count(DISTINCT account_id) AS degree FROM raw_links GROUP BY ALL
+        )
+        SELECT DISTINCT l.account_id, l.kind, l.value, d.degree,
+               k.w / ln(2.718281828 + d.degree) AS weight
+        FROM raw_links l JOIN deg d USING (kind, value)
+        JOIN (VALUES {kinds}) k(kind, w) ON k.kind = l.kind
+        WHERE d.degree >= 2
+    """)

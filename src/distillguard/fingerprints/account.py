@@ -1,0 +1,132 @@
+"""Per-account behaviour, one SQL pass over the store: the table ``fp`` (one row per account).
+
+Every feature is a column with a meaning an analyst can read (``FEATURES``). The scan reads only
+events before ``until``, through the view ``ev`` that ``scan`` creates.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+INTENTS = (
+    "reasoning_elicitation",
+    "hidden_reasoning_request",
+    "rubric_grading",
+    "synthetic_data",
+    "sensitive_rewrite",
+    "format_harvest",
+)
+
+FEATURES: dict[str, str] = {
+    "requests": "requests in the window",
+    "active_days": "distinct UTC days with a request",
+    "per_day": "requests per active day",
+    "input_tokens": "billed input tokens",
+    "output_tokens": "billed output tokens",
+    "out_in_ratio": "output tokens per input token",
+    "elicit_rate": "share of requests where a distillation intent signal scored >= 0.5",
+    **{f"{s}_rate": f"share of requests with {s} >= 0.5" for s in INTENTS},
+    "top_capability": "most requested capability",
+    "capability_share": "share of requests on the top capability",
+    "template_share": "share of requests on the account's most used template head or tail",
+    "near_dup_rate": "share of requests with a near-duplicate (MinHash band) in the same account",
+    "single_turn_share": "share of requests with one user turn and no history",
+    "mean_turns": "mean conversation length",
+    "hour_entropy": "flatness over the day: entropy of the hour-of-day histogram, 0..1",
+    "release_share": "in the 24 h after a model first appears, the share of requests on it "
+    "(empty when the account was idle then)",
+    "age_hours": "hours from sign-up to first request",
+    "tier": "account tier",
+    "verified": "identity or organisation verified",
+    "has_org": "the account declares an organisation",
+}
+
+
+def build_fingerprints(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the temp table ``fp`` from the view ``ev`` (events in the window) and accounts."""
+    rates = ",\n".join(f"avg(({s} >= 0.5)::INT) AS {s}_rate" for s in INTENTS)
+    elicit = " OR ".join(f"{s} >= 0.5" for s in INTENTS if s != "rubric_grading")
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE fp AS
+        WITH fresh AS (
+            -- Models first seen a day or more into the window: releases, not old models.
+            SELECT model, min(ts) AS released FROM ev GROUP BY model
+            HAVING min(ts) > (SELECT min(ts) FROM ev) + INTERVAL 24 HOUR
+        ),
+        launch AS (
+            SELECT account_id, avg(on_new) AS release_share FROM (
+                SELECT e.account_id, max((e.model = f.model)::INT) AS on_new
+                FROM ev e JOIN fresh f
+                  ON e.ts >= f.released AND e.ts < f.released + INTERVAL 24 HOUR
+                GROUP BY e.request_id, e.account_id)
+            GROUP BY account_id
+        ),
+        base AS (
+            SELECT account_id,
+                   count(*) AS requests,
+                   count(DISTINCT date_trunc('day', ts)) AS active_days,
+                   min(ts) AS first_ts, max(ts) AS last_ts,
+                   sum(coalesce(input_tokens, 0)) AS input_tokens,
+                   sum(coalesce(output_tokens, 0)) AS output_tokens,
+                   avg(({elicit})::INT) AS elicit_rate,
+                   {rates},
+                   avg((n_user_turns <= 1 AND n_tool_results = 0)::INT) AS single_turn_share,
+                   avg(n_turns) AS mean_turns
+            FROM ev GROUP BY account_id
+        ),
+        caps AS (
+            SELECT account_id, arg_max(capability, n) AS top_capability,
+                   max(n) / sum(n) AS capability_share
+            FROM (SELECT account_id, capability, count(*) n FROM ev GROUP BY ALL)
+            GROUP BY account_id
+        ),
+        heads AS (
+            SELECT account_id, max(n) AS top FROM (
+                SELECT account_id, template_head, count(*) n FROM ev
+                WHERE template_head IS NOT NULL GROUP BY ALL) GROUP BY account_id
+        ),
+        tails AS (
+            SELECT account_id, max(n) AS top FROM (
+                SELECT account_id, template_tail, count(*) n FROM ev
+                WHERE template_tail IS NOT NULL GROUP BY ALL) GROUP BY account_id
+        ),
+        dups AS (
+            SELECT account_id, count(DISTINCT request_id) AS dup FROM (
+                SELECT account_id, request_id,
+                       count(*) OVER (PARTITION BY account_id, band, value) AS c
+                FROM (UNPIVOT (SELECT account_id, request_id, lsh_0, lsh_1, lsh_2, lsh_3 FROM ev
+                               WHERE lsh_0 IS NOT NULL)
+                      ON lsh_0, lsh_1, lsh_2, lsh_3 INTO NAME band VALUE value))
+            WHERE c > 1 GROUP BY account_id
+        ),
+        hours AS (
+            SELECT account_id,
+                   -sum(p * ln(p)) / ln(24) AS hour_entropy
+            FROM (SELECT account_id, count(*) / sum(count(*)) OVER (PARTITION BY account_id) p
+                  FROM ev GROUP BY account_id, hour(ts))
+            GROUP BY account_id
+        )
+        SELECT b.account_id, b.requests, b.active_days,
+               b.requests / b.active_days AS per_day,
+               b.input_tokens, b.output_tokens,
+               b.output_tokens / greatest(b.input_tokens, 1) AS out_in_ratio,
+               b.elicit_rate, {", ".join(f"b.{s}_rate" for s in INTENTS)},
+               c.top_capability, c.capability_share,
+               greatest(coalesce(h.top, 0), coalesce(t.top, 0)) / b.requests AS template_share,
+               coalesce(d.dup, 0) / b.requests AS near_dup_rate,
+               b.single_turn_share, b.mean_turns,
+               coalesce(hr.hour_entropy, 0) AS hour_entropy,
+               l.release_share,
+               date_diff('minute', a.created_at, b.first_ts) / 60.0 AS age_hours,
+               a.created_at, a.tier, a.verified, a.payment_fingerprint, a.email_domain,
+               a.org_id IS NOT NULL AS has_org, a.org_id,
+               b.first_ts, b.last_ts
+        FROM base b
+        LEFT JOIN caps c USING (account_id)
+        LEFT JOIN heads h USING (account_id)
+        LEFT JOIN tails t USING (account_id)
+        LEFT JOIN dups d USING (account_id)
+        LEFT JOIN hours hr USING (account_id)
+        LEFT JOIN launch l USING (account_id)
+        LEFT JOIN accounts a USING (account_id)
+    """)

@@ -1,0 +1,172 @@
+"""``distillguard scan``: the store (or log files) in, a results directory out."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+from rich.table import Table
+
+from distillguard.ingest.command import ingest_with_progress
+from distillguard.scan.run import STAGES, ScanResult, scan
+from distillguard.store import Store, StoreError
+from distillguard.terminal import err, fail, out
+from distillguard.verdicts.config import ConfigError, load_config
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([mhd])\s*$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_until(text: str | None) -> datetime | None:
+    """An RFC 3339 time; one without an offset is read as UTC.
+
+    >>> parse_until("2026-03-05T16:00:00Z").isoformat()
+    '2026-03-05T16:00:00+00:00'
+    """
+    if text is None:
+        return None
+    try:
+        ts = datetime.fromisoformat(text)
+    except ValueError:
+        example = "2026-03-05T16:00:00Z"
+        raise fail(f"--until {text!r}: not an RFC 3339 time (e.g. {example})", 2) from None
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
+def parse_step(text: str | None) -> timedelta | None:
+    """A replay step such as ``30m``, ``6h`` or ``1d``.
+
+    >>> parse_step("6h")
+    datetime.timedelta(seconds=21600)
+    """
+    if text is None:
+        return None
+    match = _DURATION.match(text)
+    if not match or float(match[1]) <= 0:
+        raise fail(f"--replay {text!r}: give a positive duration such as 30m, 6h or 1d", 2)
+    return timedelta(**{_UNITS[match[2]]: float(match[1])})
+
+
+def scan_command(
+    events: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Log files or directories to ingest first (into --store, or OUT/store.duckdb).",
+            show_default=False,
+        ),
+    ] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="Results directory to write.")] = Path(
+        "results"
+    ),
+    store: Annotated[
+        Path | None,
+        typer.Option(
+            "--store",
+            envvar="DISTILLGUARD_STORE",
+            help="DuckDB store to scan (and to ingest EVENTS into, when given).",
+        ),
+    ] = None,
+    accounts: Annotated[
+        list[Path] | None,
+        typer.Option("--accounts", "-a", help="Account records to ingest with EVENTS."),
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="Use only events before this RFC 3339 time.")
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="Thresholds and weights (YAML); default: the bundled one."),
+    ] = None,
+    replay: Annotated[
+        str | None,
+        typer.Option(
+            "--replay",
+            help="Also re-run the scan every STEP (30m, 6h, 1d) to record when each account "
+            "was first flagged (accounts.csv flagged_at); costs one scan per step.",
+        ),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary.")] = False,
+) -> None:
+    """Find campaigns and give every account a risk, a verdict and its reasons.
+
+    Reads the store (or ingests EVENTS first), computes account fingerprints, links accounts
+    by what they share (weighed by rarity), clusters them, scores clusters and accounts,
+    assembles campaigns with evidence, and writes OUT/accounts.csv, OUT/campaigns.json,
+    OUT/report.html and OUT/manifest.json (docs/output-contract.md).
+
+    Examples:
+
+      distillguard scan --store dg.duckdb --out results/
+
+      distillguard scan logs/ --accounts accounts.jsonl --out results/
+
+      distillguard scan --store dg.duckdb --out results/ --until 2026-03-05T00:00:00Z --replay 6h
+    """
+    cutoff, step = parse_until(until), parse_step(replay)
+    try:
+        cfg = load_config(config)
+    except ConfigError as exc:
+        raise fail(str(exc), 2) from exc
+    if not events and store is None:
+        raise fail("give log files to scan, or --store with an ingested store", 2)
+    store_path = store or out_dir / "store.duckdb"
+    if not events and not store_path.exists():
+        raise fail(f"no store at {store_path} (run `distillguard ingest` first)")
+    try:
+        db = Store.open(store_path)
+    except StoreError as exc:
+        raise fail(str(exc)) from exc
+    with db:
+        if events:
+            report = ingest_with_progress(db, events, accounts or [], quiet=quiet)
+            if not report.clean and not quiet:
+                err.print(
+                    f"[yellow]{sum(report.quarantined.values()):,} record(s) quarantined[/yellow]"
+                    f" (file, line, field, reason): {report.quarantine_path}",
+                    soft_wrap=True,
+                )
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            disable=quiet,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("scanning", total=len(STAGES))
+            result = scan(
+                db.con,
+                out_dir,
+                cfg,
+                until=cutoff,
+                replay=step,
+                store_path=str(store_path),
+                on_stage=lambda name: bar.update(task, advance=1, description=name),
+                on_replay=lambda t: bar.update(task, description=f"replay {t:%Y-%m-%d %H:%M}"),
+            )
+    if not quiet:
+        _print_result(result)
+
+
+def _print_result(result: ScanResult) -> None:
+    table = Table(title="scan", show_header=False, title_justify="left")
+    table.add_row("events", f"{result.events:,}")
+    table.add_row("accounts", f"{result.accounts:,}")
+    for verdict, n in result.verdicts.items():
+        table.add_row(f"  {verdict}", f"{n:,}")
+    table.add_row("campaigns", f"{len(result.campaigns):,}")
+    for c in result.campaigns[:5]:
+        top = next(iter(c["capabilities"]), "-")
+        table.add_row(
+            f"  {c['campaign_id']}",
+            f"{len(c['accounts']):,} accounts, {c['requests']:,} requests, {top}, "
+            f"confidence {c['confidence']}",
+        )
+    table.add_row("time", f"{sum(result.seconds.values()):.1f} s")
+    out.print(table)
+    out.print(f"Results: {result.out}/ (report.html, accounts.csv, campaigns.json)", soft_wrap=True)

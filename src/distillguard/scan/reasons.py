@@ -1,0 +1,39 @@
+"""Why an account got its risk, in words, composed in SQL for every account at once."""
+
+from __future__ import annotations
+
+from distillguard.verdicts.config import Config
+
+
+def reasons_sql(cfg: Config) -> str:
+    """An expression over ``risk r``, ``fp f``, ``members m``, ``cl`` giving a reasons string."""
+    watch = cfg.thresholds.watch
+    return f"""
+        CASE WHEN r.risk < {watch} THEN '' ELSE concat_ws('; ',
+          CASE WHEN r.member_risk >= r.solo_risk AND r.cluster_risk > 0 THEN
+            'cluster ' || r.cluster_id || ' (group risk ' || round(r.cluster_risk, 2) || '): '
+            || concat_ws(', ',
+                 cl.accounts || ' linked accounts',
+                 CASE WHEN cl.burst >= 0.5 THEN round(100 * cl.burst) || '% signed up together' END,
+                 CASE WHEN cl.young >= 0.5 THEN round(100 * cl.young)
+                      || '% at full use within days of sign-up' END,
+                 CASE WHEN cl.shared_payment >= 0.3 THEN 'sharing ' || cl.payment_methods
+                      || ' payment methods' END,
+                 CASE WHEN cl.undeclared >= 0.9 THEN 'no declared organisation' END,
+                 CASE WHEN cl.content >= 0.5 THEN 'eliciting reasoning or training data' END,
+                 CASE WHEN cl.repetition >= 0.4 THEN 'repetitive templates' END,
+                 CASE WHEN cl.flat >= 0.5 THEN 'round-the-clock timing' END,
+                 CASE WHEN cl.release_pivot >= 0.5 THEN 'pivot to a new model on release' END)
+          END,
+          CASE WHEN m.is_young
+               THEN 'first request ' || round(f.age_hours) || ' h after sign-up' END,
+          CASE WHEN m.pays_shared
+               THEN 'payment method shared with other accounts in the group' END,
+          CASE WHEN f.elicit_rate >= 0.1 THEN round(100 * f.elicit_rate)
+               || '% of its requests elicit reasoning, hidden thinking or training data' END,
+          CASE WHEN f.rubric_grading_rate >= 0.3 THEN round(100 * f.rubric_grading_rate)
+               || '% rubric grading' END,
+          CASE WHEN f.hour_entropy >= {cfg.cluster.flat_entropy} AND f.requests >= 50
+               THEN 'active round the clock' END
+        ) END
+    """

@@ -1,0 +1,72 @@
+"""Thresholds and weights as data (``default.yaml``), loaded into a typed config.
+
+>>> cfg = load_config()
+>>> cfg.thresholds.challenge, verdict_for(0.65, cfg)
+(0.6, 'challenge')
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import msgspec
+import yaml
+
+VERDICTS = ("clear", "watch", "challenge", "block")
+
+
+class ConfigError(ValueError):
+    """A config file that cannot be used, with where and why."""
+
+
+class Thresholds(msgspec.Struct, forbid_unknown_fields=True):
+    watch: float = 0.4
+    challenge: float = 0.6
+    block: float = 0.8
+
+
+class ClusterRules(msgspec.Struct, forbid_unknown_fields=True):
+    min_accounts: int = 3
+    young_hours: float = 72.0
+    burst_hours: float = 24.0
+    flat_entropy: float = 0.85
+    content_full: float = 0.3
+    rubric_weight: float = 0.5
+    repetition_weight: float = 0.6
+    pivot_full: float = 0.3
+
+
+class AccountRules(msgspec.Struct, forbid_unknown_fields=True):
+    solo_cap: float = 0.7
+    content_full: float = 0.5
+    member_floor: float = 0.4
+
+
+class Config(msgspec.Struct, forbid_unknown_fields=True):
+    version: int = 1
+    thresholds: Thresholds = msgspec.field(default_factory=Thresholds)
+    cluster: ClusterRules = msgspec.field(default_factory=ClusterRules)
+    account: AccountRules = msgspec.field(default_factory=AccountRules)
+
+
+def load_config(path: Path | None = None) -> Config:
+    source = path or Path(str(resources.files("distillguard.verdicts") / "default.yaml"))
+    try:
+        raw = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+        return msgspec.convert(raw, Config)
+    except OSError as exc:
+        raise ConfigError(f"{source}: cannot read config ({exc.strerror})") from None
+    except (yaml.YAMLError, msgspec.ValidationError) as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+
+
+def verdict_for(risk: float, cfg: Config) -> str:
+    t = cfg.thresholds
+    if risk >= t.block:
+        return "block"
+    if risk >= t.challenge:
+        return "challenge"
+    if risk >= t.watch:
+        return "watch"
+    return "clear"

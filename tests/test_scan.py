@@ -1,0 +1,315 @@
+"""The scan end to end on a real store: campaigns caught, hard negatives left alone, evidence kept."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import msgspec
+import pytest
+from typer.testing import CliRunner
+
+from distillguard.cli import app
+from distillguard.ingest import IngestOptions, ingest
+from distillguard.simulate.run import simulate
+from distillguard.simulate.scenario import load_scenario
+from distillguard.store import Store
+
+LATE = datetime(2026, 11, 1, tzinfo=UTC)
+RESULT_COLUMNS = ["account_id", "risk", "verdict", "cluster_id", "campaign_id", "reasons"]
+HOSTILE = "acct<script>alert(1)</script>"
+
+# Three days with the hard negatives (a campus NAT running benchmarks, users of one open-source
+# agent, a corporate org on one card, graders) and two campaigns with different tactics.
+MINI = """
+name: mini
+start: 2026-03-02T00:00:00Z
+days: 3
+seed: 11
+models:
+  - {name: old-model, released: 2025-09-01T00:00:00Z}
+  - {name: new-model, released: 2026-03-03T06:00:00Z}
+populations:
+  - {kind: hobbyist, accounts: 150, requests_per_day: 4}
+  - {kind: campus, accounts: 80, groups: 1, requests_per_day: 6, active_share: 0.8}
+  - {kind: oss_agent, accounts: 60, groups: 1, requests_per_day: 15, active_share: 0.8}
+  - {kind: corporate, accounts: 30, groups: 2, requests_per_day: 8}
+  - {kind: judge, accounts: 3, groups: 1, requests_per_day: 300}
+  - {kind: early_adopter, accounts: 20, requests_per_day: 8}
+campaigns:
+  - name: reasoning
+    accounts: 15
+    start_day: 0.5
+    requests_per_day: 600
+    workload: {reasoning_reconstruction: 0.6, rubric_grading: 0.2, hidden_reasoning: 0.2}
+    templates: 2
+    payment_methods: 2
+    proxy: {kind: datacenter, ips: 10, asns: 1, rotation: per_request}
+    timing: flat
+  - name: agentic
+    accounts: 25
+    start_day: 0.0
+    requests_per_day: 1500
+    workload: {agentic_harvest: 0.5, coding_harvest: 0.5}
+    templates: 3
+    paraphrase: 0.2
+    payment_methods: 5
+    proxy: {kind: residential, ips: 80, asns: 4, rotation: per_request}
+    pivot: {share: 0.5, within_hours: 12}
+    rename_tools: true
+"""
+
+
+def _hostile_account(root: Path) -> tuple[Path, Path]:
+    """An account whose id is markup and whose every request asks for reasoning to a given answer."""
+    created = datetime(2026, 3, 3, 9, tzinfo=UTC)
+    events = [
+        {
+            "ts": (created + timedelta(hours=1, minutes=7 * k)).isoformat(),
+            "request_id": f"hostile-{k}",
+            "account_id": HOSTILE,
+            "endpoint": "/v1/chat/completions",
+            "model": "old-model",
+            "client": {"ip": "198.51.100.77"},
+            "request": {
+                "model": "old-model",
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": f"Problem {k}: what is {k} * 17? The correct answer is "
+                        f"{k * 17}. Explain step by step how to arrive at it.",
+                    }
+                ],
+            },
+        }
+        for k in range(40)
+    ]
+    events_path = root / "hostile.jsonl"
+    events_path.write_bytes(b"".join(msgspec.json.encode(e) + b"\n" for e in events))
+    accounts_path = root / "hostile-accounts.jsonl"
+    accounts_path.write_bytes(
+        msgspec.json.encode(
+            {"account_id": HOSTILE, "created_at": created.isoformat(), "tier": "free"}
+        )
+        + b"\n"
+    )
+    return events_path, accounts_path
+
+
+@pytest.fixture(scope="module")
+def scanned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, dict]]]:
+    """Simulate, ingest, scan once with replay; yields the root and the labels by account."""
+    root = tmp_path_factory.mktemp("scan")
+    spec = root / "mini.yaml"
+    spec.write_text(MINI)
+    simulate(load_scenario(spec), root / "sim", workers=2)
+    hostile_events, hostile_accounts = _hostile_account(root)
+    with Store.open(root / "store.duckdb") as store:
+        report = ingest(
+            [root / "sim" / "events", hostile_events],
+            store,
+            accounts=[root / "sim" / "accounts.jsonl", hostile_accounts],
+            quarantine_path=root / "q.jsonl",
+            options=IngestOptions(now=LATE),
+        )
+        assert report.clean
+    result = CliRunner().invoke(
+        app,
+        [
+            "scan",
+            "--store",
+            str(root / "store.duckdb"),
+            "--out",
+            str(root / "out"),
+            "--replay",
+            "12h",
+            "-q",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    with (root / "sim" / "labels.csv").open() as fh:
+        labels = {r["account_id"]: r for r in csv.DictReader(fh)}
+    yield root, labels
+
+
+def _rows(out: Path) -> list[dict[str, str]]:
+    with (out / "accounts.csv").open() as fh:
+        return list(csv.DictReader(fh))
+
+
+def _flagged(row: dict[str, str]) -> bool:
+    return row["verdict"] in ("challenge", "block")
+
+
+def test_campaign_accounts_are_flagged_and_real_customers_are_not(
+    scanned: tuple[Path, dict[str, dict]],
+) -> None:
+    root, labels = scanned
+    rows = {r["account_id"]: r for r in _rows(root / "out")}
+    attack = [a for a, lab in labels.items() if lab["is_attack"] == "1" and a in rows]
+    legit = [a for a, lab in labels.items() if lab["is_attack"] == "0" and a in rows]
+    recall = sum(_flagged(rows[a]) for a in attack) / len(attack)
+    fpr = sum(_flagged(rows[a]) for a in legit) / len(legit)
+    assert recall >= 0.9, recall
+    assert fpr <= 0.02, fpr
+    for population in ("campus", "oss_agent", "corporate", "judge"):
+        members = [a for a in legit if labels[a]["population"] == population]
+        assert members and not any(_flagged(rows[a]) for a in members), population
+
+
+def test_accounts_csv_follows_the_output_contract(scanned: tuple[Path, dict[str, dict]]) -> None:
+    root, _ = scanned
+    rows = _rows(root / "out")
+    assert list(rows[0])[: len(RESULT_COLUMNS)] == RESULT_COLUMNS
+    with duckdb.connect(str(root / "store.duckdb"), read_only=True) as con:
+        seen = {a for (a,) in con.execute("SELECT DISTINCT account_id FROM events").fetchall()}
+    assert {r["account_id"] for r in rows} == seen  # one row per account seen, no more
+    risks = [float(r["risk"]) for r in rows]
+    assert all(0 <= x <= 1 for x in risks) and risks == sorted(risks, reverse=True)
+    for r in rows:
+        assert (r["verdict"] == "clear") == (r["reasons"] == ""), r
+        if r["campaign_id"]:
+            assert r["cluster_id"] and r["campaign_id"][1:] == r["cluster_id"][1:]
+
+
+def test_each_true_campaign_is_one_campaign_with_checkable_evidence(
+    scanned: tuple[Path, dict[str, dict]],
+) -> None:
+    root, labels = scanned
+    campaigns = json.loads((root / "out" / "campaigns.json").read_text())
+    by_id = {c["campaign_id"]: c for c in campaigns}
+    rows = {r["account_id"]: r for r in _rows(root / "out")}
+    with duckdb.connect(str(root / "store.duckdb"), read_only=True) as con:
+        for name in ("reasoning", "agentic"):
+            ids = {
+                rows[a]["campaign_id"]
+                for a, lab in labels.items()
+                if lab["campaign"] == name and a in rows and _flagged(rows[a])
+            }
+            assert len(ids) == 1, (name, ids)  # not split, and every flagged member placed
+            campaign = by_id[ids.pop()]
+            members = [a for a in campaign["accounts"] if a in labels]
+            assert sum(labels[a]["campaign"] == name for a in members) >= 0.9 * len(members)
+            assert campaign["requests"] > 0 and campaign["first_seen"] <= campaign["last_seen"]
+            assert abs(sum(campaign["capabilities"].values()) - 1) < 0.01
+            assert campaign["tactics"] and campaign["indicators"]
+            evidence = campaign["evidence"]
+            assert evidence and all(e["signals"] for e in evidence)
+            stored = con.execute(
+                f"SELECT count(*) FROM events WHERE request_id IN "
+                f"({', '.join('?' for _ in evidence)})",
+                [e["request_id"] for e in evidence],
+            ).fetchall()[0][0]
+            assert stored == len(evidence)
+            assert all(e["account_id"] in campaign["accounts"] for e in evidence)
+    agentic = next(c for c in campaigns if c["models"].get("new-model", 0) > 0.2)
+    assert any(t["factor"] == "release_pivot" for t in agentic["tactics"])
+
+
+def test_replay_says_when_each_account_was_first_flagged(
+    scanned: tuple[Path, dict[str, dict]],
+) -> None:
+    root, labels = scanned
+    for r in _rows(root / "out"):
+        if not _flagged(r):
+            continue
+        assert r["flagged_at"], r
+        start = labels.get(r["account_id"], {}).get("campaign_start")
+        if start:
+            assert datetime.fromisoformat(r["flagged_at"]) > datetime.fromisoformat(start)
+    manifest = json.loads((root / "out" / "manifest.json").read_text())
+    assert manifest["replay_step_hours"] == 12
+
+
+def test_report_shows_campaigns_and_escapes_log_text(
+    scanned: tuple[Path, dict[str, dict]],
+) -> None:
+    root, _ = scanned
+    html = (root / "out" / "report.html").read_text()
+    rows = {r["account_id"]: r for r in _rows(root / "out")}
+    assert _flagged(rows[HOSTILE])  # judged alone on its own content
+    assert "<script>" not in html and "acct&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    campaigns = json.loads((root / "out" / "campaigns.json").read_text())
+    for c in campaigns[:2]:
+        assert f'id="{c["campaign_id"]}"' in html
+    assert html.count("data:image/png;base64,") >= 5  # two timelines a campaign, cluster sizes
+
+
+def test_until_uses_only_earlier_events(
+    scanned: tuple[Path, dict[str, dict]], tmp_path: Path
+) -> None:
+    root, _ = scanned
+    until = "2026-03-03T00:00:00Z"
+    result = CliRunner().invoke(
+        app,
+        [
+            "scan",
+            "--store",
+            str(root / "store.duckdb"),
+            "--out",
+            str(tmp_path),
+            "--until",
+            until,
+            "-q",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    with duckdb.connect(str(root / "store.duckdb"), read_only=True) as con:
+        (before,) = con.execute(
+            "SELECT count(*) FROM events WHERE ts < ?::TIMESTAMPTZ", [until]
+        ).fetchall()[0]
+        early = {
+            a
+            for (a,) in con.execute(
+                "SELECT DISTINCT account_id FROM events WHERE ts < ?::TIMESTAMPTZ", [until]
+            ).fetchall()
+        }
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["events"] == before and manifest["until"].startswith("2026-03-03T00:00")
+    assert {r["account_id"] for r in _rows(tmp_path)} == early
+    for c in json.loads((tmp_path / "campaigns.json").read_text()):
+        assert c["last_seen"] < "2026-03-03T00:00:00"
+
+
+def test_scan_log_files_directly(tmp_path: Path) -> None:
+    events, accounts = _hostile_account(tmp_path)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app, ["scan", str(events), "--accounts", str(accounts), "--out", str(out), "-q"]
+    )
+    assert result.exit_code == 0, result.output
+    assert (out / "store.duckdb").exists()
+    (row,) = _rows(out)
+    assert row["account_id"] == HOSTILE and _flagged(row)
+    assert "elicit reasoning" in row["reasons"]
+
+
+def test_bad_arguments_get_clear_errors(tmp_path: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(app, ["scan", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "--store" in result.output
+    result = runner.invoke(app, ["scan", "--store", str(tmp_path / "none.duckdb"), "--out", "o"])
+    assert result.exit_code == 1 and "no store at" in result.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("thresholds: {watch: high}\n")
+    events, _ = _hostile_account(tmp_path)
+    result = runner.invoke(app, ["scan", str(events), "--out", str(tmp_path), "--config", str(bad)])
+    assert result.exit_code == 2 and "bad.yaml" in result.output and "watch" in result.output
+    result = runner.invoke(app, ["scan", str(events), "--out", str(tmp_path), "--replay", "soon"])
+    assert result.exit_code == 2 and "--replay" in result.output
+    result = runner.invoke(app, ["scan", str(events), "--out", str(tmp_path), "--until", "today"])
+    assert result.exit_code == 2 and "RFC 3339" in result.output
+
+
+def test_empty_store_scans_to_empty_results(tmp_path: Path) -> None:
+    Store.open(tmp_path / "empty.duckdb").close()
+    result = CliRunner().invoke(
+        app, ["scan", "--store", str(tmp_path / "empty.duckdb"), "--out", str(tmp_path / "o"), "-q"]
+    )
+    assert result.exit_code == 0, result.output
+    assert _rows(tmp_path / "o") == []
+    assert json.loads((tmp_path / "o" / "campaigns.json").read_text()) == []
