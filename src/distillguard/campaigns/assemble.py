@@ -23,6 +23,8 @@ TACTICS = {
     "repetition": "highly repetitive prompt templates",
     "flat": "round-the-clock machine timing",
     "release_pivot": "moved to a newly released model within 24 h",
+    "appeared": "accounts first seen together",
+    "rotation": "requests rotated through a pool of addresses",
 }
 
 
@@ -43,7 +45,10 @@ def assemble_campaigns(con: duckdb.DuckDBPyConnection, cfg: Config) -> list[dict
     campaigns = []
     for row in rows:
         campaign_id, cluster_id, confidence = row[0], row[1], row[2]
-        factors = dict(zip(TACTICS, row[3 : 3 + len(TACTICS)], strict=True))
+        # A factor is None when nothing was known to judge it (no account records).
+        factors = {
+            k: v for k, v in zip(TACTICS, row[3 : 3 + len(TACTICS)], strict=True) if v is not None
+        }
         accounts = [
             a
             for (a,) in con.execute(

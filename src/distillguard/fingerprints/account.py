@@ -39,6 +39,8 @@ FEATURES: dict[str, str] = {
     "tier": "account tier",
     "verified": "identity or organisation verified",
     "has_org": "the account declares an organisation",
+    "has_record": "an account record was ingested (else sign-up facts are unknown)",
+    "ips": "distinct client addresses",
 }
 
 
@@ -66,6 +68,7 @@ def build_fingerprints(con: duckdb.DuckDBPyConnection) -> None:
                    count(*) AS requests,
                    count(DISTINCT date_trunc('day', ts)) AS active_days,
                    min(ts) AS first_ts, max(ts) AS last_ts,
+                   count(DISTINCT ip) AS ips,
                    sum(coalesce(input_tokens, 0)) AS input_tokens,
                    sum(coalesce(output_tokens, 0)) AS output_tokens,
                    avg(({elicit})::INT) AS elicit_rate,
@@ -120,7 +123,8 @@ def build_fingerprints(con: duckdb.DuckDBPyConnection) -> None:
                date_diff('minute', a.created_at, b.first_ts) / 60.0 AS age_hours,
                a.created_at, a.tier, a.verified, a.payment_fingerprint, a.email_domain,
                a.org_id IS NOT NULL AS has_org, a.org_id,
-               b.first_ts, b.last_ts
+               a.account_id IS NOT NULL AS has_record,
+               b.first_ts, b.last_ts, b.ips
         FROM base b
         LEFT JOIN caps c USING (account_id)
         LEFT JOIN heads h USING (account_id)

@@ -20,6 +20,10 @@ def reasons_sql(cfg: Config) -> str:
                  CASE WHEN cl.shared_payment >= 0.3 THEN 'sharing ' || cl.payment_methods
                       || ' payment methods' END,
                  CASE WHEN cl.undeclared >= 0.9 THEN 'no declared organisation' END,
+                 CASE WHEN cl.appeared >= 0.5 THEN round(100 * cl.appeared)
+                      || '% first seen within a day of each other' END,
+                 CASE WHEN cl.rotation >= 0.3 THEN round(100 * cl.rotation)
+                      || '% rotating through a pool of addresses' END,
                  CASE WHEN cl.content >= 0.5 THEN 'eliciting reasoning or training data' END,
                  CASE WHEN cl.repetition >= 0.4 THEN 'repetitive templates' END,
                  CASE WHEN cl.flat >= 0.5 THEN 'round-the-clock timing' END,

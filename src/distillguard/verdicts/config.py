@@ -35,11 +35,16 @@ class ClusterRules(msgspec.Struct, forbid_unknown_fields=True):
     rubric_weight: float = 0.5
     repetition_weight: float = 0.6
     pivot_full: float = 0.3
+    rotation_ips: int = 10
+    rotation_share: float = 0.3
 
 
 class AccountRules(msgspec.Struct, forbid_unknown_fields=True):
-    solo_cap: float = 0.7
+    solo_cap: float = 0.75
     content_full: float = 0.5
+    min_evidence: float = 20.0
+    age_unknown: float = 0.85
+    age_known_old: float = 0.6
     member_floor: float = 0.4
 
 

@@ -16,34 +16,77 @@ import duckdb
 
 from distillguard.verdicts.config import Config
 
-CLUSTER_FACTORS = ("burst", "young", "shared_payment", "undeclared", "unverified")
+# Coordination facts from sign-up records, and one from behaviour (appearing together).
+CLUSTER_FACTORS = ("burst", "young", "shared_payment", "undeclared", "unverified", "appeared")
 USE_FACTORS = ("content", "repetition", "flat", "release_pivot")
+_MEMBER_FACTS = (
+    "in_burst",
+    "is_young",
+    "pays_shared",
+    "is_undeclared",
+    "is_unverified",
+    "appeared_together",
+)
+
+
+def _share(fact: str) -> str:
+    """Weighted share of members for whom ``fact`` holds, among those for whom it is known."""
+    return f"sum(w * {fact}::INT) / sum(CASE WHEN {fact} IS NOT NULL THEN w END)"
 
 
 def score(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
-    """Create temp tables ``cl`` (one row per cluster) and ``risk`` (one row per account)."""
+    """Create temp tables ``members``, ``cl`` (one row per cluster) and ``risk`` (per account).
+
+    A fact that is unknown (no account record, no payment data) is neither evidence for nor
+    against: shares are taken over the members for whom it is known.
+    """
     c, a = cfg.cluster, cfg.account
     content = f"(elicit_rate + {c.rubric_weight} * rubric_grading_rate)"
+    flat = f"least(1, greatest(0, (hour_entropy - {c.flat_entropy}) / (1 - {c.flat_entropy})))"
+    known = " + ".join(f"({f} IS NOT NULL)::INT" for f in _MEMBER_FACTS)
+    held = " + ".join(f"coalesce({f}::INT, 0)" for f in _MEMBER_FACTS)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE members AS
         WITH m AS (SELECT m.cluster_id, m.density, f.*
                    FROM membership m JOIN fp f USING (account_id)),
-        med AS (SELECT cluster_id, median(epoch(created_at)) AS med FROM m GROUP BY cluster_id),
+        win AS (SELECT min(first_ts) AS opened, avg(release_share) AS rs FROM fp),
+        med AS (SELECT cluster_id, median(epoch(created_at)) AS med,
+                       median(epoch(first_ts)) AS med_first FROM m GROUP BY cluster_id),
         pay AS (SELECT cluster_id, payment_fingerprint, count(*) AS k FROM m
-                WHERE payment_fingerprint IS NOT NULL GROUP BY ALL)
-        SELECT m.*,
-               coalesce(abs(epoch(m.created_at) - med.med) <= {c.burst_hours} * 3600, false)
-                   AS in_burst,
-               coalesce(m.age_hours <= {c.young_hours}, false) AS is_young,
-               coalesce(pay.k > 1, false) AS pays_shared,
-               NOT coalesce(m.verified, false) AS is_unverified,
-               (in_burst::INT + is_young::INT + pays_shared::INT + (NOT m.has_org)::INT
-                + is_unverified::INT) / 5.0 AS fit,
-               -- Weight of a member in its group's evidence: accounts that carry the group's
-               -- coordination count most, bystanders swept in by a shared address count little.
+                WHERE payment_fingerprint IS NOT NULL GROUP BY ALL),
+        facts AS (
+            SELECT m.*,
+                   CASE WHEN m.created_at IS NOT NULL THEN
+                       abs(epoch(m.created_at) - med.med) <= {c.burst_hours} * 3600 END AS in_burst,
+                   CASE WHEN m.age_hours IS NOT NULL THEN m.age_hours <= {c.young_hours} END
+                       AS is_young,
+                   CASE WHEN m.payment_fingerprint IS NOT NULL THEN coalesce(pay.k > 1, false) END
+                       AS pays_shared,
+                   CASE WHEN m.has_record THEN NOT m.has_org END AS is_undeclared,
+                   CASE WHEN m.verified IS NOT NULL THEN NOT m.verified END AS is_unverified,
+                   -- Appearing together means something only for a group that was not already
+                   -- active when the window opened.
+                   CASE WHEN med.med_first > epoch(win.opened) + {c.burst_hours} * 3600 THEN
+                       abs(epoch(m.first_ts) - med.med_first) <= {c.burst_hours} * 3600 END
+                       AS appeared_together,
+                   m.ips >= {c.rotation_ips} AND m.ips >= {c.rotation_share} * m.requests
+                       AS rotates,
+                   greatest(least(1, {content} / {c.content_full}),
+                            {c.repetition_weight} * greatest(template_share, near_dup_rate),
+                            {flat},
+                            least(1, greatest(0, coalesce(release_share, 0) - win.rs)
+                                     / {c.pivot_full})) AS own_use
+            FROM m JOIN med USING (cluster_id) CROSS JOIN win
+            LEFT JOIN pay USING (cluster_id, payment_fingerprint)
+        )
+        SELECT *,
+               -- How much of its group's evidence an account carries itself: the facts known
+               -- about it, its own use, and proxy rotation when present (never against it).
+               ({held} + own_use + rotates::INT) / ({known} + 1 + rotates::INT) AS fit,
+               -- Accounts that carry the group's evidence weigh most in it; bystanders swept in
+               -- by a shared address weigh little.
                0.05 + fit * fit AS w
-        FROM m JOIN med USING (cluster_id)
-        LEFT JOIN pay USING (cluster_id, payment_fingerprint)
+        FROM facts
     """)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE cl AS
@@ -51,13 +94,15 @@ def score(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
         agg AS (
             SELECT cluster_id, count(*) AS accounts, any_value(density) AS density,
                    sum(requests) AS requests,
-                   sum(w * in_burst::INT) / sum(w) AS burst,
-                   sum(w * is_young::INT) / sum(w) AS young,
-                   CASE WHEN count(payment_fingerprint) < 2 THEN 0 ELSE
+                   {_share("in_burst")} AS burst,
+                   {_share("is_young")} AS young,
+                   CASE WHEN count(payment_fingerprint) >= 2 THEN
                        1 - (count(DISTINCT payment_fingerprint) - 1)
                            / (count(payment_fingerprint) - 1) END AS shared_payment,
-                   1 - sum(w * has_org::INT) / sum(w) AS undeclared,
-                   sum(w * is_unverified::INT) / sum(w) AS unverified,
+                   {_share("is_undeclared")} AS undeclared,
+                   {_share("is_unverified")} AS unverified,
+                   {_share("appeared_together")} AS appeared,
+                   {_share("rotates")} AS rotation,
                    least(1, sum(w * {content}) / sum(w) / {c.content_full}) AS content,
                    {c.repetition_weight} * sum(w * greatest(template_share, near_dup_rate))
                        / sum(w) AS repetition,
@@ -71,12 +116,18 @@ def score(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
             FROM members, pop GROUP BY cluster_id
         )
         SELECT *,
-               ({" + ".join(CLUSTER_FACTORS)}) / {len(CLUSTER_FACTORS)} AS coordination,
+               -- Unknown facts are left out of the mean; proxy rotation alone is enough.
+               greatest(coalesce(list_avg([{", ".join(CLUSTER_FACTORS)}]), 0), rotation)
+                   AS coordination,
                greatest({", ".join(USE_FACTORS)}) AS harvest,
                CASE WHEN accounts >= {c.min_accounts}
                     THEN sqrt(coordination * harvest) ELSE 0 END AS cluster_risk
         FROM agg
     """)
+    age = (
+        f"CASE WHEN f.age_hours IS NULL THEN {a.age_unknown} "
+        f"WHEN f.age_hours <= {c.young_hours} THEN 1 ELSE {a.age_known_old} END"
+    )
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE risk AS
         WITH own AS (SELECT account_id, cluster_id, fit FROM members)
@@ -84,8 +135,9 @@ def score(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
                coalesce(own.fit, 0) AS fit,
                coalesce(cl.cluster_risk, 0) * ({a.member_floor} + {1 - a.member_floor}
                    * coalesce(own.fit, 0)) AS member_risk,
+               -- Judged alone: its own content, as strong as its volume of evidence allows.
                {a.solo_cap} * least(1, {content} / {a.content_full})
-                   * (0.5 + 0.5 * coalesce(f.age_hours <= {c.young_hours}, false)::INT)
+                   * least(1, {content} * f.requests / {a.min_evidence}) * ({age})
                    AS solo_risk,
                greatest(member_risk, solo_risk) AS risk
         FROM fp f LEFT JOIN own USING (account_id) LEFT JOIN cl USING (cluster_id)
