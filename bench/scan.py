@@ -1,0 +1,88 @@
+"""Scan throughput: seconds per stage and peak RSS scanning a simulated store.
+
+Simulates a scenario, ingests it into a fresh store (not timed here; see bench/ingest.py), then
+times `scan` (fingerprints, links, clusters, verdicts, campaigns, report) and, with --replay,
+the replay that gives time to detect. Record results in docs/benchmarks.md with machine and date.
+
+    uv run python bench/scan.py                         # default scenario, scale 1 (~380k events)
+    uv run python bench/scan.py --scale 2.6 --replay 6h # ~1M events, with time to detect
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shutil
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psutil
+
+from distillguard.ingest import IngestOptions, ingest
+from distillguard.scan.command import parse_step
+from distillguard.scan.run import scan
+from distillguard.simulate.run import simulate
+from distillguard.simulate.scenario import load_scenario
+from distillguard.store import Retention, Store
+from distillguard.verdicts.config import load_config
+
+OUT = Path(__file__).parent / "out" / "scan"
+
+
+def _peak_rss(stop: threading.Event, peak: list[int]) -> None:
+    me = psutil.Process()
+    while not stop.wait(0.05):
+        peak[0] = max(peak[0], me.memory_info().rss)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--scenario", default="default")
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--replay", default=None, help="e.g. 6h: also time the replay")
+    args = parser.parse_args()
+    shutil.rmtree(OUT, ignore_errors=True)
+    sim = simulate(load_scenario(args.scenario), OUT / "sim", scale=args.scale)
+    began = time.perf_counter()
+    with Store.open(OUT / "store.duckdb", retention=Retention.DERIVED) as store:
+        ingest(
+            [OUT / "sim" / "events"],
+            store,
+            accounts=[OUT / "sim" / "accounts.jsonl"],
+            quarantine_path=OUT / "q.jsonl",
+            options=IngestOptions(workers=psutil.cpu_count() or 1, now=datetime.now(UTC)),
+        )
+    ingest_s = time.perf_counter() - began
+    stop, peak = threading.Event(), [0]
+    threading.Thread(target=_peak_rss, args=(stop, peak), daemon=True).start()
+    with Store.open(OUT / "store.duckdb") as store:
+        began = time.perf_counter()
+        result = scan(store.con, OUT / "results", load_config(), replay=parse_step(args.replay))
+        seconds = time.perf_counter() - began
+    stop.set()
+    print(
+        json.dumps(
+            {
+                "scenario": args.scenario,
+                "scale": args.scale,
+                "events": sim.events,
+                "accounts": result.accounts,
+                "ingest_s": round(ingest_s, 1),
+                "scan_s": round(seconds, 2),
+                "stages_s": result.seconds,
+                "replay": args.replay,
+                "events_per_s": round(sim.events / seconds),
+                "peak_rss_mb": round(peak[0] / 2**20),
+                "machine": f"{platform.processor() or platform.machine()}, "
+                f"{psutil.cpu_count()} CPU, Python {platform.python_version()}",
+            },
+            indent=1,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
