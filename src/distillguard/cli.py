@@ -16,6 +16,7 @@ from distillguard.contract.schema import SCHEMAS, json_schema, write_schemas
 from distillguard.evaluate.command import evaluate_command
 from distillguard.ingest.command import ingest_command
 from distillguard.scan.command import scan_command
+from distillguard.signals.command import signals_command
 from distillguard.simulate.command import simulate_command
 from distillguard.store import DEFAULT_STORE, Store, StoreError
 from distillguard.terminal import StoreOption, fail, out
@@ -101,6 +102,7 @@ def schema_command(
 
 app.command("ingest")(ingest_command)
 app.command("scan")(scan_command)
+app.command("signals")(signals_command)
 app.command("simulate")(simulate_command)
 app.command("evaluate")(evaluate_command)
 

@@ -1,7 +1,8 @@
 """Intent signals: rules over concepts, read from ``rules/intent.yaml``.
 
-A rule fires when all its concepts are present; a signal scores the highest rule that fires and
-gives that rule's reason with the phrases that matched, so an analyst sees why.
+A rule fires when all its concepts are present and none of its ``unless`` concepts are; a signal
+scores the highest rule that fires and gives that rule's reason with the phrases that matched, so
+an analyst sees why.
 
 >>> rules = IntentRules.default()
 >>> from distillguard.signals.lexicon import Lexicon
@@ -26,6 +27,7 @@ class Rule:
     when: tuple[str, ...]
     score: float
     reason: str
+    unless: tuple[str, ...] = ()
 
 
 class IntentRules:
@@ -42,17 +44,22 @@ class IntentRules:
         signals: dict[str, list[Rule]] = {}
         for name, rules in data["signals"].items():
             for r in rules:
-                unknown = set(r["when"]) - concepts
+                unknown = (set(r["when"]) | set(r.get("unless", ()))) - concepts
                 if unknown:
                     raise ValueError(f"intent.yaml: signal {name}: unknown concepts {unknown}")
                 signals.setdefault(name, []).append(
-                    Rule(tuple(r["when"]), float(r["score"]), str(r["reason"]))
+                    Rule(
+                        tuple(r["when"]),
+                        float(r["score"]),
+                        str(r["reason"]),
+                        tuple(r.get("unless", ())),
+                    )
                 )
         return IntentRules(signals)
 
     def score(self, name: str, hits: dict[str, set[str]]) -> tuple[float, str]:
         for rule in self.signals[name]:
-            if all(c in hits for c in rule.when):
+            if all(c in hits for c in rule.when) and not any(c in hits for c in rule.unless):
                 phrases = sorted({p for c in rule.when for p in hits[c]})[:4]
                 return rule.score, f"{rule.reason}: " + ", ".join(f"'{p}'" for p in phrases)
         return 0.0, ""
