@@ -19,9 +19,15 @@ demo: setup
 	@$(UV) run distillguard ingest $(DEMO)/sim/events --accounts $(DEMO)/sim/accounts.jsonl \
 		--store $(DEMO)/store.duckdb
 	@$(UV) run distillguard info --store $(DEMO)/store.duckdb
+	@# Find the campaigns; replaying every 6 hours records when each account was first flagged.
+	@$(UV) run distillguard scan --store $(DEMO)/store.duckdb --out $(DEMO)/results --replay 6h
+	@# Score the scan against the ground truth, with two baselines at the same false-positive rate.
+	@$(UV) run distillguard evaluate --results $(DEMO)/results --labels $(DEMO)/sim/labels.csv \
+		--out $(DEMO)/evaluation
 	@# The bundled sample holds two broken records on purpose: exit 3 (some quarantined) is expected.
 	@$(UV) run distillguard ingest $(SAMPLE)/events.jsonl --accounts $(SAMPLE)/accounts.jsonl \
 		--store $(DEMO)/sample.duckdb -q; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 3 ] || exit $$rc
+	@echo "Report: $(DEMO)/results/report.html   Evaluation: $(DEMO)/evaluation/evaluation.html"
 	@echo "Ground truth: $(DEMO)/sim/labels.csv   Refused sample records: $(DEMO)/sample.quarantine.jsonl"
 
 lint: setup
@@ -37,6 +43,7 @@ test: lint typecheck
 bench: setup
 	$(UV) run python bench/ingest.py
 	$(UV) run python bench/simulate.py
+	$(UV) run python bench/scan.py
 
 schemas: setup
 	$(UV) run distillguard schema --out schemas

@@ -1,4 +1,4 @@
-"""The scan end to end on a real store: campaigns caught, hard negatives left alone, evidence kept."""
+"""The scan end to end on a real store: campaigns caught, hard negatives spared, evidence kept."""
 
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ campaigns:
 
 
 def _hostile_account(root: Path) -> tuple[Path, Path]:
-    """An account whose id is markup and whose every request asks for reasoning to a given answer."""
+    """An account whose id is markup and whose every request wants reasoning for a given answer."""
     created = datetime(2026, 3, 3, 9, tzinfo=UTC)
     events = [
         {
@@ -133,7 +133,7 @@ def scanned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, di
     assert result.exit_code == 0, result.output
     with (root / "sim" / "labels.csv").open() as fh:
         labels = {r["account_id"]: r for r in csv.DictReader(fh)}
-    yield root, labels
+    return root, labels
 
 
 def _rows(out: Path) -> list[dict[str, str]]:
@@ -158,7 +158,8 @@ def test_campaign_accounts_are_flagged_and_real_customers_are_not(
     assert fpr <= 0.02, fpr
     for population in ("campus", "oss_agent", "corporate", "judge"):
         members = [a for a in legit if labels[a]["population"] == population]
-        assert members and not any(_flagged(rows[a]) for a in members), population
+        assert members, population
+        assert not any(_flagged(rows[a]) for a in members), population
 
 
 def test_accounts_csv_follows_the_output_contract(scanned: tuple[Path, dict[str, dict]]) -> None:
@@ -169,11 +170,13 @@ def test_accounts_csv_follows_the_output_contract(scanned: tuple[Path, dict[str,
         seen = {a for (a,) in con.execute("SELECT DISTINCT account_id FROM events").fetchall()}
     assert {r["account_id"] for r in rows} == seen  # one row per account seen, no more
     risks = [float(r["risk"]) for r in rows]
-    assert all(0 <= x <= 1 for x in risks) and risks == sorted(risks, reverse=True)
+    assert all(0 <= x <= 1 for x in risks)
+    assert risks == sorted(risks, reverse=True)
     for r in rows:
         assert (r["verdict"] == "clear") == (r["reasons"] == ""), r
         if r["campaign_id"]:
-            assert r["cluster_id"] and r["campaign_id"][1:] == r["cluster_id"][1:]
+            assert r["cluster_id"]
+            assert r["campaign_id"][1:] == r["cluster_id"][1:]
 
 
 def test_each_true_campaign_is_one_campaign_with_checkable_evidence(
@@ -194,11 +197,14 @@ def test_each_true_campaign_is_one_campaign_with_checkable_evidence(
             campaign = by_id[ids.pop()]
             members = [a for a in campaign["accounts"] if a in labels]
             assert sum(labels[a]["campaign"] == name for a in members) >= 0.9 * len(members)
-            assert campaign["requests"] > 0 and campaign["first_seen"] <= campaign["last_seen"]
+            assert campaign["requests"] > 0
+            assert campaign["first_seen"] <= campaign["last_seen"]
             assert abs(sum(campaign["capabilities"].values()) - 1) < 0.01
-            assert campaign["tactics"] and campaign["indicators"]
+            assert campaign["tactics"]
+            assert campaign["indicators"]
             evidence = campaign["evidence"]
-            assert evidence and all(e["signals"] for e in evidence)
+            assert evidence
+            assert all(e["signals"] for e in evidence)
             stored = con.execute(
                 f"SELECT count(*) FROM events WHERE request_id IN "
                 f"({', '.join('?' for _ in evidence)})",
@@ -232,7 +238,8 @@ def test_report_shows_campaigns_and_escapes_log_text(
     html = (root / "out" / "report.html").read_text()
     rows = {r["account_id"]: r for r in _rows(root / "out")}
     assert _flagged(rows[HOSTILE])  # judged alone on its own content
-    assert "<script>" not in html and "acct&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<script>" not in html
+    assert "acct&lt;script&gt;alert(1)&lt;/script&gt;" in html
     campaigns = json.loads((root / "out" / "campaigns.json").read_text())
     for c in campaigns[:2]:
         assert f'id="{c["campaign_id"]}"' in html
@@ -269,7 +276,8 @@ def test_until_uses_only_earlier_events(
             ).fetchall()
         }
     manifest = json.loads((tmp_path / "manifest.json").read_text())
-    assert manifest["events"] == before and manifest["until"].startswith("2026-03-03T00:00")
+    assert manifest["events"] == before
+    assert manifest["until"].startswith("2026-03-03T00:00")
     assert {r["account_id"] for r in _rows(tmp_path)} == early
     for c in json.loads((tmp_path / "campaigns.json").read_text()):
         assert c["last_seen"] < "2026-03-03T00:00:00"
@@ -284,25 +292,32 @@ def test_scan_log_files_directly(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert (out / "store.duckdb").exists()
     (row,) = _rows(out)
-    assert row["account_id"] == HOSTILE and _flagged(row)
+    assert row["account_id"] == HOSTILE
+    assert _flagged(row)
     assert "elicit reasoning" in row["reasons"]
 
 
 def test_bad_arguments_get_clear_errors(tmp_path: Path) -> None:
     runner = CliRunner()
     result = runner.invoke(app, ["scan", "--out", str(tmp_path / "o")])
-    assert result.exit_code == 2 and "--store" in result.output
+    assert result.exit_code == 2
+    assert "--store" in result.output
     result = runner.invoke(app, ["scan", "--store", str(tmp_path / "none.duckdb"), "--out", "o"])
-    assert result.exit_code == 1 and "no store at" in result.output
+    assert result.exit_code == 1
+    assert "no store at" in result.output
     bad = tmp_path / "bad.yaml"
     bad.write_text("thresholds: {watch: high}\n")
     events, _ = _hostile_account(tmp_path)
     result = runner.invoke(app, ["scan", str(events), "--out", str(tmp_path), "--config", str(bad)])
-    assert result.exit_code == 2 and "bad.yaml" in result.output and "watch" in result.output
+    assert result.exit_code == 2
+    assert "bad.yaml" in result.output
+    assert "watch" in result.output
     result = runner.invoke(app, ["scan", str(events), "--out", str(tmp_path), "--replay", "soon"])
-    assert result.exit_code == 2 and "--replay" in result.output
+    assert result.exit_code == 2
+    assert "--replay" in result.output
     result = runner.invoke(app, ["scan", str(events), "--out", str(tmp_path), "--until", "today"])
-    assert result.exit_code == 2 and "RFC 3339" in result.output
+    assert result.exit_code == 2
+    assert "RFC 3339" in result.output
 
 
 def test_empty_store_scans_to_empty_results(tmp_path: Path) -> None:
@@ -313,3 +328,39 @@ def test_empty_store_scans_to_empty_results(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert _rows(tmp_path / "o") == []
     assert json.loads((tmp_path / "o" / "campaigns.json").read_text()) == []
+
+
+def test_without_account_records_unknown_facts_are_not_evidence(
+    scanned: tuple[Path, dict[str, dict]], tmp_path: Path
+) -> None:
+    """Events alone: sign-up facts are unknown, so behaviour (rotation, content) must carry it."""
+    root, labels = scanned
+    with Store.open(tmp_path / "events-only.duckdb") as store:
+        ingest(
+            [root / "sim" / "events"],
+            store,
+            quarantine_path=tmp_path / "q.jsonl",
+            options=IngestOptions(now=LATE),
+        )
+    result = CliRunner().invoke(
+        app,
+        [
+            "scan",
+            "--store",
+            str(tmp_path / "events-only.duckdb"),
+            "--out",
+            str(tmp_path / "o"),
+            "-q",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    rows = {r["account_id"]: r for r in _rows(tmp_path / "o")}
+    rotating = [a for a, lab in labels.items() if lab["campaign"] == "agentic" and a in rows]
+    assert sum(_flagged(rows[a]) for a in rotating) >= 0.9 * len(rotating)
+    legit = [a for a, lab in labels.items() if lab["is_attack"] == "0" and a in rows]
+    assert sum(_flagged(rows[a]) for a in legit) <= 0.03 * len(legit)
+    for r in rows.values():
+        assert "sign-up" not in r["reasons"], r
+        assert "payment" not in r["reasons"], r
+    for c in json.loads((tmp_path / "o" / "campaigns.json").read_text()):
+        assert {t["factor"] for t in c["tactics"]}.isdisjoint({"burst", "young", "shared_payment"})
