@@ -10,6 +10,7 @@ from typing import Any
 
 import duckdb
 
+from distillguard.signals.request import INTENT_SIGNALS
 from distillguard.verdicts.config import Config
 
 INDICATOR_KINDS = ("ip", "prefix", "client", "payment", "email", "tools", "system", "template")
@@ -96,22 +97,12 @@ def _campaign(
     evidence = con.execute(
         f"""
         SELECT request_id, account_id, ts, capability, model,
-               greatest(reasoning_elicitation, hidden_reasoning_request, rubric_grading,
-                        synthetic_data, sensitive_rewrite, format_harvest) AS top_signal,
-               reasoning_elicitation, hidden_reasoning_request, rubric_grading, synthetic_data,
-               sensitive_rewrite, format_harvest
+               greatest({", ".join(INTENT_SIGNALS)}) AS top_signal, {", ".join(INTENT_SIGNALS)}
         {q} ORDER BY top_signal DESC, ts LIMIT 10
     """,
         [campaign_id],
     ).fetchall()
-    names = (
-        "reasoning_elicitation",
-        "hidden_reasoning_request",
-        "rubric_grading",
-        "synthetic_data",
-        "sensitive_rewrite",
-        "format_harvest",
-    )
+    names = INTENT_SIGNALS
     return {
         "campaign_id": campaign_id,
         "cluster_id": cluster_id,

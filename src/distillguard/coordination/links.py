@@ -36,7 +36,7 @@ def build_links(con: duckdb.DuckDBPyConnection, weights: dict[str, float] | None
         WITH use AS (SELECT account_id, count(*) AS n FROM ev GROUP BY account_id),
         ranked AS (
             SELECT account_id, kind, value, cnt,
-                   row_number() OVER (PARTITION BY account_id, kind ORDER BY cnt DESC) AS rk
+                   row_number() OVER (PARTITION BY account_id, kind ORDER BY cnt DESC, value) AS rk
             FROM (
                 SELECT account_id, 'ip' AS kind, ip AS value, count(*) cnt FROM ev GROUP BY ALL
                 UNION ALL

@@ -78,7 +78,7 @@ def evaluate_command(
         "h to first",
         "h to half",
     ):
-        camp.add_column(col, justify="left" if col == "campaign" else "right", no_wrap=True)
+        camp.add_column(col, justify="left" if col == "campaign" else "right")
     for name, c in metrics["campaigns"].items():
         camp.add_row(
             name,

@@ -8,14 +8,7 @@ from __future__ import annotations
 
 import duckdb
 
-INTENTS = (
-    "reasoning_elicitation",
-    "hidden_reasoning_request",
-    "rubric_grading",
-    "synthetic_data",
-    "sensitive_rewrite",
-    "format_harvest",
-)
+from distillguard.signals.request import INTENT_SIGNALS as INTENTS
 
 FEATURES: dict[str, str] = {
     "requests": "requests in the window",
