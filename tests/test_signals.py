@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from distillguard.cli import app
 from distillguard.contract.body import view_request
 from distillguard.signals import score_request
+from distillguard.signals.memo import Memo, forget_all
 
 # One support-desk template around two different tickets: numbers and the middle vary.
 TICKET_A = (
@@ -225,3 +226,56 @@ def test_cli_keeps_order_reports_bad_lines_and_reads_stdin(tmp_path: Path) -> No
     piped = CliRunner().invoke(app, ["signals", "-"], input=json.dumps(bare) + "\n")
     assert piped.exit_code == 0
     assert json.loads(piped.stdout)["line"] == 1
+
+
+def _everything(body: dict[str, Any]) -> tuple[Any, ...]:
+    s = score_request(view_request(body))
+    return (
+        s.scores,
+        s.reasons,
+        s.capability,
+        s.capability_scores,
+        s.template_head,
+        s.template_tail,
+        s.bands,
+        s.tool_shape,
+        s.tool_schema,
+        s.system_hash,
+    )
+
+
+def test_remembered_texts_give_the_same_signals_as_fresh_ones() -> None:
+    # An agent loop resends its system prompt, task and tools; a chat resends earlier turns.
+    tool = {
+        "type": "function",
+        "function": {"name": "run", "parameters": {"type": "object", "properties": {}}},
+    }
+    system = {"role": "system", "content": "You grade answers against a rubric. Score 1-10."}
+    bodies = [
+        {"messages": [system, {"role": "user", "content": TICKET_A}], "tools": [tool]},
+        {
+            "messages": [
+                system,
+                {"role": "user", "content": TICKET_A},
+                {"role": "assistant", "content": "ok"},
+                {"role": "user", "content": "Now explain step by step. The answer is 4."},
+            ],
+            "tools": [tool],
+        },
+        {"messages": [{"role": "user", "content": TICKET_B}]},
+    ]
+    warm = [_everything(b) for b in bodies * 3]
+    cold = []
+    for b in bodies * 3:
+        forget_all()
+        cold.append(_everything(b))
+    assert warm == cold
+    assert warm[1][0]["reasoning_elicitation"] > 0  # the new turn is read, not only the old ones
+    assert warm[0][0]["rubric_grading"] > 0
+
+
+def test_a_memo_stays_bounded_on_ever_new_texts() -> None:
+    memo: Memo[str, int] = Memo(len, size=100)
+    for i in range(10_000):
+        assert memo(f"text {i}") == len(f"text {i}")
+    assert len(memo._seen) <= 100

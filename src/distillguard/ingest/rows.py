@@ -10,7 +10,6 @@ import pyarrow as pa
 
 from distillguard.contract.account import Account
 from distillguard.contract.body import view_request, view_response
-from distillguard.contract.digest import system_digest, tool_schema_digest
 from distillguard.contract.event import Event
 from distillguard.ingest.validate import parse_asn, parse_ip
 from distillguard.signals import INTENT_SIGNALS, score_request
@@ -91,8 +90,8 @@ class EventRows(_Rows):
             len(view.tools),
             view.n_tool_calls,
             view.n_tool_results,
-            system_digest(view.system),
-            tool_schema_digest(view.tools),
+            sig.system_hash,
+            sig.tool_schema,
             len(view.system),
             view.prompt_chars,
             len(last_user),

@@ -10,7 +10,11 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from distillguard.contract.body import RequestView
+from distillguard.signals.lexicon import Hits, Lexicon
+from distillguard.signals.memo import Memo
 
 CAPABILITIES = (
     "coding",
@@ -23,20 +27,49 @@ CAPABILITIES = (
     "other",
 )
 _BY_PHRASES = (0.0, 0.4, 0.6, 0.8)
+_DESKTOP_TOOLS = frozenset({"computer", "mouse", "keyboard", "screenshot"})
 
 
-def capability_scores(view: RequestView, hits: dict[str, set[str]]) -> dict[str, float]:
-    scores = {c: _BY_PHRASES[min(len(hits.get(f"cap:{c}", ())), 3)] for c in CAPABILITIES[:-1]}
+_SCORED = CAPABILITIES[:-1]  # `other` is what is left when none scores
+
+
+@cache
+def _owners(lexicon: Lexicon) -> tuple[tuple[int, ...], ...]:
+    """For each phrase of the lexicon, the capabilities (by position) it is a phrase of."""
+    bits = [lexicon.bits.get(f"cap:{c}", 0) for c in _SCORED]
+    return tuple(tuple(i for i, b in enumerate(bits) if m & b) for m in lexicon.masks)
+
+
+def _by_phrases(found: frozenset[int], lexicon: Lexicon) -> dict[str, float]:
+    counts = [0] * len(_SCORED)
+    owners = _owners(lexicon)
+    for phrase in found:
+        for i in owners[phrase]:
+            counts[i] += 1
+    return dict(zip(_SCORED, [_BY_PHRASES[min(n, 3)] for n in counts], strict=True))
+
+
+# The same phrases give the same scores: remembered for the default lexicon (see memo.py).
+_by_default_phrases: Memo[frozenset[int], dict[str, float]] = Memo(
+    lambda found: _by_phrases(found, Lexicon.default())
+)
+
+
+def capability_scores(view: RequestView, hits: Hits) -> dict[str, float]:
+    if hits.lexicon is Lexicon.default():
+        scores = dict(_by_default_phrases(hits.found))
+    else:
+        scores = _by_phrases(hits.found, hits.lexicon)
     # Structure says more than words: tools and tool loops are agentic, screenshots are vision.
     if view.tools or view.n_tool_results:
-        scores["agentic"] = max(scores["agentic"], 0.6 + 0.3 * (view.n_tool_results > 0))
+        scores["agentic"] = max(scores["agentic"], 0.9 if view.n_tool_results else 0.6)
     if view.n_images:
-        scores["computer_use"] = max(scores["computer_use"], 0.5) + 0.2
-    if any(t.name.lower() in ("computer", "mouse", "keyboard", "screenshot") for t in view.tools):
+        scores["computer_use"] = min(max(scores["computer_use"], 0.5) + 0.2, 1.0)
+    if view.tools and any(t.name.lower() in _DESKTOP_TOOLS for t in view.tools):
         scores["computer_use"] = 1.0
-    return {k: min(v, 1.0) for k, v in scores.items()}
+    return scores
 
 
 def top(scores: dict[str, float]) -> str:
-    best = max(scores, key=lambda k: scores[k])
+    best = max(scores, key=scores.__getitem__)
     return best if scores[best] >= 0.3 else "other"

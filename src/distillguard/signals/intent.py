@@ -16,10 +16,13 @@ an analyst sees why.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
+from types import MappingProxyType
 
-from distillguard.signals.lexicon import load_rules
+from distillguard.signals.lexicon import Hits, Lexicon, load_rules
+from distillguard.signals.memo import Memo
 
 
 @dataclass(frozen=True)
@@ -31,10 +34,17 @@ class Rule:
 
 
 class IntentRules:
-    def __init__(self, signals: dict[str, list[Rule]]) -> None:
+    def __init__(self, signals: dict[str, list[Rule]], lexicon: Lexicon | None = None) -> None:
         # Highest score first: the first rule that fires is the answer.
         self.signals = {k: sorted(v, key=lambda r: -r.score) for k, v in signals.items()}
         self.names = tuple(self.signals)
+        lex = lexicon or Lexicon.default()
+        # Each rule as (all of, none of) bit masks: firing is two integer tests.
+        self._masks = {
+            k: [(lex.mask(r.when), lex.mask(r.unless), r) for r in v]
+            for k, v in self.signals.items()
+        }
+        self._by_mask = Memo(self._fire_all)
 
     @staticmethod
     @cache
@@ -57,9 +67,33 @@ class IntentRules:
                 )
         return IntentRules(signals)
 
-    def score(self, name: str, hits: dict[str, set[str]]) -> tuple[float, str]:
-        for rule in self.signals[name]:
-            if all(c in hits for c in rule.when) and not any(c in hits for c in rule.unless):
-                phrases = sorted({p for c in rule.when for p in hits[c]})[:4]
-                return rule.score, f"{rule.reason}: " + ", ".join(f"'{p}'" for p in phrases)
-        return 0.0, ""
+    def fired(self, name: str, hits: Hits) -> Rule | None:
+        """The highest-scoring rule of signal ``name`` that fires, if any."""
+        mask = hits.mask
+        for when, unless, rule in self._masks[name]:
+            if mask & when == when and not mask & unless:
+                return rule
+        return None
+
+    def fire_all(self, hits: Hits) -> Mapping[str, Rule]:
+        """Every signal's firing rule; the same concepts present give the same answer (shared)."""
+        return self._by_mask(hits.mask)
+
+    def _fire_all(self, mask: int) -> Mapping[str, Rule]:
+        out = {}
+        for name, rules in self._masks.items():
+            for when, unless, rule in rules:
+                if mask & when == when and not mask & unless:
+                    out[name] = rule
+                    break
+        return MappingProxyType(out)
+
+    def score(self, name: str, hits: Hits) -> tuple[float, str]:
+        rule = self.fired(name, hits)
+        return (rule.score, reason(rule, hits)) if rule else (0.0, "")
+
+
+def reason(rule: Rule, hits: Hits) -> str:
+    """The rule's reason with up to four of the phrases that made it fire."""
+    phrases = sorted({p for c in rule.when for p in hits[c]})[:4]
+    return f"{rule.reason}: " + ", ".join(f"'{p}'" for p in phrases)

@@ -10,14 +10,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from distillguard.contract.body import RequestView
+from distillguard.contract.digest import system_digest
 from distillguard.signals.capability import capability_scores, top
-from distillguard.signals.intent import IntentRules
-from distillguard.signals.lexicon import Lexicon
+from distillguard.signals.intent import IntentRules, Rule, reason
+from distillguard.signals.lexicon import Hits, Lexicon
+from distillguard.signals.memo import Memo
 from distillguard.signals.template import BANDS, skeleton
-from distillguard.signals.toolshape import tool_shape_digest
+from distillguard.signals.toolshape import tool_signatures
 
 INTENT_SIGNALS = (
     "reasoning_elicitation",
@@ -33,19 +36,30 @@ _TURN_CHARS, _TOTAL_CHARS = 3000, 9000
 @dataclass(slots=True)
 class RequestSignals:
     scores: dict[str, float]
-    reasons: dict[str, str]
     capability: str
     capability_scores: dict[str, float]
     template_head: int | None = None
     template_tail: int | None = None
     bands: tuple[int, ...] = field(default_factory=tuple)
     tool_shape: int | None = None
+    tool_schema: int | None = None
+    system_hash: int | None = None
+    hits: Hits | None = None
+    fired: Mapping[str, Rule] = field(default_factory=dict)  # shared between requests: read only
+
+    @property
+    def reasons(self) -> dict[str, str]:
+        """Why each intent signal scored what it did (written on demand: ingest stores scores)."""
+        out = dict.fromkeys(INTENT_SIGNALS, "")
+        if self.hits is not None:
+            out.update({name: reason(rule, self.hits) for name, rule in self.fired.items()})
+        return out
 
     def as_json(self) -> dict[str, dict[str, object]]:
         """The `distillguard signals` line: every signal with its score and reason."""
+        reasons = self.reasons
         out: dict[str, dict[str, object]] = {
-            name: {"score": self.scores[name], "reason": self.reasons[name]}
-            for name in INTENT_SIGNALS
+            name: {"score": self.scores[name], "reason": reasons[name]} for name in INTENT_SIGNALS
         }
         for cap, score in self.capability_scores.items():
             out[f"capability_{cap}"] = {
@@ -55,30 +69,52 @@ class RequestSignals:
         return out
 
 
-def client_text(view: RequestView) -> str:
+# Apps resend their system prompt, agent loops their task, on every call: see memo.py.
+_system_hash = Memo(system_digest)
+_skeleton = Memo(skeleton)
+
+
+def client_parts(view: RequestView) -> list[str]:
     """What the client wrote that intent is read from: system prompt and user turns, bounded."""
-    parts = [view.system[:_TURN_CHARS]]
-    parts += [t.text[:_TURN_CHARS] for t in view.turns if t.role == "user"]
-    text = "\n".join(p for p in parts if p)
-    return text if len(text) <= _TOTAL_CHARS else text[:_TOTAL_CHARS]
+    parts: list[str] = []
+    room = _TOTAL_CHARS + 1  # the parts are read as if joined by newlines, 9000 chars at most
+    for text in (view.system, *(t.text for t in view.turns if t.role == "user")):
+        if not text:
+            continue
+        part = text[: min(_TURN_CHARS, room - 1)]
+        if part:
+            parts.append(part)
+        room -= len(part) + 1
+        if room <= 1:
+            break
+    return parts
+
+
+def client_text(view: RequestView) -> str:
+    """The client's parts as one text, as ``distillguard signals`` and analysts read it."""
+    return "\n".join(client_parts(view))
 
 
 def score_request(view: RequestView) -> RequestSignals:
-    hits = Lexicon.default().find(client_text(view))
-    rules = IntentRules.default()
-    scores, reasons = {}, {}
-    for name in INTENT_SIGNALS:
-        scores[name], reasons[name] = rules.score(name, hits)
+    hits = Lexicon.default().find_parts(client_parts(view))
+    fired = IntentRules.default().fire_all(hits)
+    scores = dict.fromkeys(INTENT_SIGNALS, 0.0)
+    for name, rule in fired.items():
+        scores[name] = rule.score
     caps = capability_scores(view, hits)
-    sk = skeleton(view.last_user_text)
+    sk = _skeleton(view.last_user_text)
     bands = sk.bands if len(sk.bands) == BANDS else ()
+    tool_schema, tool_shape = tool_signatures(view.tools)
     return RequestSignals(
         scores=scores,
-        reasons=reasons,
+        hits=hits,
+        fired=fired,
         capability=top(caps),
         capability_scores=caps,
         template_head=sk.head,
         template_tail=sk.tail,
         bands=bands,
-        tool_shape=tool_shape_digest(view.tools),
+        tool_shape=tool_shape,
+        tool_schema=tool_schema,
+        system_hash=_system_hash(view.system),
     )

@@ -1,7 +1,8 @@
 """A tool-set signature that survives renaming: the shape of the schemas, not their names.
 
 Attackers rename tools, parameters and descriptions per account; the number of tools, and for
-each the types of its parameters and which are required, stay.
+each the types of its parameters and which are required, stay. Agents resend the same tool set
+on every call of a loop, so both signatures are remembered per tool set.
 
 >>> from distillguard.contract.body import Tool
 >>> def schema(name):
@@ -17,8 +18,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import msgspec
+
 from distillguard.contract.body import Tool
-from distillguard.contract.digest import digest64
+from distillguard.contract.digest import digest64, tool_schema_digest
 
 
 def _shape(parameters: Any) -> str:
@@ -37,6 +40,29 @@ def _shape(parameters: Any) -> str:
 
 
 def tool_shape_digest(tools: Sequence[Tool]) -> int | None:
+    """The digest of a tool set's shape: names, descriptions and order do not count."""
     if not tools:
         return None
     return digest64("|".join(sorted(_shape(t.parameters) for t in tools)))
+
+
+_SEEN: dict[bytes, tuple[int | None, int | None]] = {}
+_SEEN_MAX = 4096
+_encode = msgspec.json.Encoder().encode
+
+
+def tool_signatures(tools: Sequence[Tool]) -> tuple[int | None, int | None]:
+    """The exact schema digest and the shape digest of a tool set, remembered per tool set.
+
+    >>> tool_signatures([]), tool_signatures([Tool("f", "", {})])[0] is not None
+    ((None, None), True)
+    """
+    if not tools:
+        return None, None
+    key = _encode(tools)
+    known = _SEEN.get(key)
+    if known is None:
+        if len(_SEEN) >= _SEEN_MAX:  # bounded: a stream of ever-new tool sets costs no memory
+            _SEEN.clear()
+        known = _SEEN[key] = (tool_schema_digest(tools), tool_shape_digest(tools))
+    return known
