@@ -13,7 +13,19 @@ import duckdb
 from distillguard.signals.request import INTENT_SIGNALS
 from distillguard.verdicts.config import Config
 
-INDICATOR_KINDS = ("ip", "prefix", "client", "payment", "email", "tools", "system", "template")
+INDICATOR_KINDS = (
+    "ip",
+    "prefix",
+    "asn",
+    "client",
+    "tls",
+    "payment",
+    "email",
+    "tools",
+    "system",
+    "template",
+    "sync",
+)
 TACTICS = {
     "burst": "accounts created in a burst",
     "young": "full use from the first day after sign-up",
