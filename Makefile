@@ -43,6 +43,7 @@ test: lint typecheck
 bench: setup
 	$(UV) run python bench/ingest.py
 	$(UV) run python bench/simulate.py
+	$(UV) run python bench/signals.py
 	$(UV) run python bench/scan.py
 
 schemas: setup

@@ -14,6 +14,10 @@ from distillguard.evaluate.run import evaluate
 from distillguard.terminal import err, fail, out
 
 
+def _hours(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
 def _fmt(x: Any) -> str:
     return "-" if x is None else f"{x:.3f}" if isinstance(x, float) else str(x)
 
@@ -68,31 +72,17 @@ def evaluate_command(
             f"{name} (same FPR)", *(_fmt(b[k]) for k in ("precision", "recall", "fpr", "roc_auc"))
         )
     out.print(table)
-    camp = Table(title="campaigns", title_justify="left")
-    for col in (
-        "campaign",
-        "accounts",
-        "recall",
-        "ids",
-        "requests caught",
-        "h to first",
-        "h to half",
-    ):
-        camp.add_column(col, justify="left" if col == "campaign" else "right")
+    # Compact headers and a name column that never wraps: it must fit an 80-column terminal.
+    camp = Table(title="campaigns (hours: to first account flagged, to half)", title_justify="left")
+    camp.add_column("campaign", no_wrap=True)
+    for col in ("accounts", "recall", "ids", "req. caught", "h first", "h half"):
+        camp.add_column(col, justify="right", no_wrap=True)
     for name, c in metrics["campaigns"].items():
         camp.add_row(
             name,
             str(c["accounts"]),
-            *(
-                _fmt(c[k])
-                for k in (
-                    "recall",
-                    "campaign_ids",
-                    "request_share",
-                    "hours_to_first",
-                    "hours_to_half",
-                )
-            ),
+            *(_fmt(c[k]) for k in ("recall", "campaign_ids", "request_share")),
+            *(_hours(c[k]) for k in ("hours_to_first", "hours_to_half")),
         )
     out.print(camp)
     worst = sorted(metrics["populations"].items(), key=lambda kv: -(kv[1]["fpr"] or 0))[:3]
