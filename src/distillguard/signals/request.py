@@ -19,7 +19,7 @@ from distillguard.signals.capability import capability_scores, top
 from distillguard.signals.intent import IntentRules, Rule, reason
 from distillguard.signals.lexicon import Hits, Lexicon
 from distillguard.signals.memo import Memo
-from distillguard.signals.template import BANDS, skeleton
+from distillguard.signals.template import skeleton
 from distillguard.signals.toolshape import tool_signatures
 
 INTENT_SIGNALS = (
@@ -103,7 +103,6 @@ def score_request(view: RequestView) -> RequestSignals:
         scores[name] = rule.score
     caps = capability_scores(view, hits)
     sk = _skeleton(view.last_user_text)
-    bands = sk.bands if len(sk.bands) == BANDS else ()
     tool_schema, tool_shape = tool_signatures(view.tools)
     return RequestSignals(
         scores=scores,
@@ -113,7 +112,7 @@ def score_request(view: RequestView) -> RequestSignals:
         capability_scores=caps,
         template_head=sk.head,
         template_tail=sk.tail,
-        bands=bands,
+        bands=sk.bands,
         tool_shape=tool_shape,
         tool_schema=tool_schema,
         system_hash=_system_hash(view.system),

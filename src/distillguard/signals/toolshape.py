@@ -22,6 +22,7 @@ import msgspec
 
 from distillguard.contract.body import Tool
 from distillguard.contract.digest import digest64, tool_schema_digest
+from distillguard.signals.memo import Memo
 
 
 def _shape(parameters: Any) -> str:
@@ -46,9 +47,17 @@ def tool_shape_digest(tools: Sequence[Tool]) -> int | None:
     return digest64("|".join(sorted(_shape(t.parameters) for t in tools)))
 
 
-_SEEN: dict[bytes, tuple[int | None, int | None]] = {}
-_SEEN_MAX = 4096
 _encode = msgspec.json.Encoder().encode
+_decode_tools = msgspec.json.Decoder(list[Tool]).decode
+
+
+def _signatures_of(encoded: bytes) -> tuple[int | None, int | None]:
+    tools = _decode_tools(encoded)
+    return tool_schema_digest(tools), tool_shape_digest(tools)
+
+
+# Keyed by the tool set's encoding: equal tool sets, however often resent, are read once.
+_by_encoding = Memo(_signatures_of)
 
 
 def tool_signatures(tools: Sequence[Tool]) -> tuple[int | None, int | None]:
@@ -59,10 +68,4 @@ def tool_signatures(tools: Sequence[Tool]) -> tuple[int | None, int | None]:
     """
     if not tools:
         return None, None
-    key = _encode(tools)
-    known = _SEEN.get(key)
-    if known is None:
-        if len(_SEEN) >= _SEEN_MAX:  # bounded: a stream of ever-new tool sets costs no memory
-            _SEEN.clear()
-        known = _SEEN[key] = (tool_schema_digest(tools), tool_shape_digest(tools))
-    return known
+    return _by_encoding(_encode(tools))
