@@ -15,12 +15,12 @@ import argparse
 import json
 import platform
 import shutil
-import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
+from rss import PeakRSS
 
 from distillguard.ingest import IngestOptions, ingest
 from distillguard.scan.command import parse_step
@@ -33,26 +33,11 @@ from distillguard.verdicts.config import load_config
 OUT = Path(__file__).parent / "out" / "scan"
 
 
-def _peak_rss(stop: threading.Event, peak: list[int]) -> None:
-    """Peak RSS of this process and its workers together, sampled every 50 ms."""
-    me = psutil.Process()
-    while not stop.wait(0.05):
-        try:
-            rss = me.memory_info().rss + sum(
-                c.memory_info().rss for c in me.children(recursive=True)
-            )
-        except psutil.Error:
-            continue
-        peak[0] = max(peak[0], rss)
-
-
-def _simulate_and_ingest(scenario: str, scale: float) -> tuple[int, float, list[int]]:
+def _simulate_and_ingest(scenario: str, scale: float) -> tuple[int, float, int]:
     shutil.rmtree(OUT, ignore_errors=True)
     sim = simulate(load_scenario(scenario), OUT / "sim", scale=scale)
     began = time.perf_counter()
-    stop, peak = threading.Event(), [0]
-    threading.Thread(target=_peak_rss, args=(stop, peak), daemon=True).start()
-    with Store.open(OUT / "store.duckdb", retention=Retention.DERIVED) as store:
+    with PeakRSS() as peak, Store.open(OUT / "store.duckdb", retention=Retention.DERIVED) as store:
         ingest(
             [OUT / "sim" / "events"],
             store,
@@ -60,8 +45,7 @@ def _simulate_and_ingest(scenario: str, scale: float) -> tuple[int, float, list[
             quarantine_path=OUT / "q.jsonl",
             options=IngestOptions(workers=psutil.cpu_count() or 1, now=datetime.now(UTC)),
         )
-    stop.set()
-    return sim.events, time.perf_counter() - began, peak
+    return sim.events, time.perf_counter() - began, peak.mb
 
 
 def main() -> None:
@@ -80,17 +64,14 @@ def main() -> None:
             manifest["scale"],
             manifest["scenario"],
         )
-        ingest_s, ingest_peak = float("nan"), [0]
+        ingest_s, ingest_peak_mb = float("nan"), 0
     else:
-        events, ingest_s, ingest_peak = _simulate_and_ingest(args.scenario, args.scale)
+        events, ingest_s, ingest_peak_mb = _simulate_and_ingest(args.scenario, args.scale)
     shutil.rmtree(OUT / "results", ignore_errors=True)
-    stop, peak = threading.Event(), [0]
-    threading.Thread(target=_peak_rss, args=(stop, peak), daemon=True).start()
-    with Store.open(OUT / "store.duckdb") as store:
+    with PeakRSS() as peak, Store.open(OUT / "store.duckdb") as store:
         began = time.perf_counter()
         result = scan(store.con, OUT / "results", load_config(), replay=parse_step(args.replay))
         seconds = time.perf_counter() - began
-    stop.set()
     print(
         json.dumps(
             {
@@ -100,7 +81,7 @@ def main() -> None:
                 "accounts": result.accounts,
                 "ingest_s": None if args.reuse else round(ingest_s, 1),
                 "ingest_events_per_s": None if args.reuse else round(events / ingest_s),
-                "ingest_peak_rss_mb": round(ingest_peak[0] / 2**20),
+                "ingest_peak_rss_mb": ingest_peak_mb or None,
                 "scan_s": round(seconds, 2),
                 "stages_s": result.seconds,
                 "replay": args.replay,
@@ -108,7 +89,7 @@ def main() -> None:
                 "from_logs_events_per_s": None
                 if args.reuse
                 else round(events / (ingest_s + seconds)),
-                "peak_rss_mb": round(peak[0] / 2**20),
+                "peak_rss_mb": peak.mb,
                 "machine": f"{platform.processor() or platform.machine()}, "
                 f"{psutil.cpu_count()} CPU, Python {platform.python_version()}",
             },

@@ -14,28 +14,16 @@ import argparse
 import json
 import platform
 import shutil
-import threading
 import time
 from pathlib import Path
 
 import psutil
+from rss import PeakRSS
 
 from distillguard.simulate.run import simulate
 from distillguard.simulate.scenario import load_scenario
 
 OUT = Path(__file__).parent / "out" / "simulate"
-
-
-def _peak_rss(stop: threading.Event, peak: list[int]) -> None:
-    me = psutil.Process()
-    while not stop.wait(0.05):
-        try:
-            rss = me.memory_info().rss + sum(
-                c.memory_info().rss for c in me.children(recursive=True)
-            )
-        except psutil.Error:
-            continue
-        peak[0] = max(peak[0], rss)
 
 
 def main() -> None:
@@ -46,19 +34,16 @@ def main() -> None:
     parser.add_argument("--gzip", action="store_true")
     args = parser.parse_args()
     shutil.rmtree(OUT, ignore_errors=True)
-    stop, peak = threading.Event(), [0]
-    sampler = threading.Thread(target=_peak_rss, args=(stop, peak), daemon=True)
-    sampler.start()
-    began = time.perf_counter()
-    report = simulate(
-        load_scenario(args.scenario),
-        OUT,
-        scale=args.scale,
-        workers=args.workers,
-        compress=args.gzip,
-    )
-    seconds = time.perf_counter() - began
-    stop.set()
+    with PeakRSS() as peak:
+        began = time.perf_counter()
+        report = simulate(
+            load_scenario(args.scenario),
+            OUT,
+            scale=args.scale,
+            workers=args.workers,
+            compress=args.gzip,
+        )
+        seconds = time.perf_counter() - began
     size = sum(p.stat().st_size for p in (OUT / "events").iterdir())
     print(
         json.dumps(
@@ -71,7 +56,7 @@ def main() -> None:
                 "seconds": round(seconds, 1),
                 "events_per_s": round(report.events / seconds),
                 "bytes_per_event": round(size / max(report.events, 1)),
-                "peak_rss_tree_mb": round(peak[0] / 1e6),
+                "peak_rss_tree_mb": peak.mb,
                 "python": platform.python_version(),
             }
         )
