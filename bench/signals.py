@@ -104,7 +104,7 @@ def main() -> None:
         "request view (not a signal)": per_second(lambda b: view_request(*b), bodies),
         "client text": per_second(client_text, views),
         "phrases (lexicon)": per_second(lexicon.find, texts),
-        "intent rules": per_second(lambda h: [rules.score(n, h) for n in rules.names], hits),
+        "intent rules": per_second(rules.fire_all, hits),
         "capability": per_second(lambda vh: capability_scores(*vh), pairs),
         "template (skeleton, minhash)": per_second(lambda v: skeleton(v.last_user_text), views),
         "signatures (system, tools)": per_second(_signatures, views),

@@ -67,14 +67,6 @@ class IntentRules:
                 )
         return IntentRules(signals)
 
-    def fired(self, name: str, hits: Hits) -> Rule | None:
-        """The highest-scoring rule of signal ``name`` that fires, if any."""
-        mask = hits.mask
-        for when, unless, rule in self._masks[name]:
-            if mask & when == when and not mask & unless:
-                return rule
-        return None
-
     def fire_all(self, hits: Hits) -> Mapping[str, Rule]:
         """Every signal's firing rule; the same concepts present give the same answer (shared)."""
         return self._by_mask(hits.mask)
@@ -89,7 +81,7 @@ class IntentRules:
         return MappingProxyType(out)
 
     def score(self, name: str, hits: Hits) -> tuple[float, str]:
-        rule = self.fired(name, hits)
+        rule = self.fire_all(hits).get(name)
         return (rule.score, reason(rule, hits)) if rule else (0.0, "")
 
 
