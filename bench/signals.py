@@ -23,12 +23,13 @@ from typing import Any
 import msgspec
 
 from distillguard.contract.body import RequestView, view_request
+from distillguard.contract.digest import system_digest
 from distillguard.signals import score_request
 from distillguard.signals.capability import capability_scores
 from distillguard.signals.intent import IntentRules
 from distillguard.signals.lexicon import Lexicon
 from distillguard.signals.memo import forget_all
-from distillguard.signals.request import _system_hash, client_text
+from distillguard.signals.request import client_text
 from distillguard.signals.template import skeleton
 from distillguard.signals.toolshape import tool_signatures
 from distillguard.simulate.run import simulate
@@ -79,7 +80,7 @@ def _cold(view: RequestView) -> object:
 
 
 def _signatures(view: RequestView) -> object:
-    return _system_hash(view.system), tool_signatures(view.tools)
+    return system_digest(view.system), tool_signatures(view.tools)
 
 
 def main() -> None:

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from functools import cache
+from operator import attrgetter
 
 from distillguard.contract.body import RequestView
 from distillguard.signals.lexicon import Hits, Lexicon
@@ -30,6 +31,7 @@ _BY_PHRASES = (0.0, 0.4, 0.6, 0.8)
 _DESKTOP_TOOLS = frozenset({"computer", "mouse", "keyboard", "screenshot"})
 
 
+_name = attrgetter("name")
 _SCORED = CAPABILITIES[:-1]  # `other` is what is left when none scores
 
 
@@ -65,7 +67,7 @@ def capability_scores(view: RequestView, hits: Hits) -> dict[str, float]:
         scores["agentic"] = max(scores["agentic"], 0.9 if view.n_tool_results else 0.6)
     if view.n_images:
         scores["computer_use"] = min(max(scores["computer_use"], 0.5) + 0.2, 1.0)
-    if view.tools and any(t.name.lower() in _DESKTOP_TOOLS for t in view.tools):
+    if view.tools and not _DESKTOP_TOOLS.isdisjoint(map(str.lower, map(_name, view.tools))):
         scores["computer_use"] = 1.0
     return scores
 

@@ -66,9 +66,10 @@ class Lexicon:
                     owners[key] = owners.get(key, 0) | self.bits[name]
         self.phrases = tuple(owners)
         self.masks = tuple(owners.values())
-        # A DFA: more memory (a few MB for these lists), and the fastest search here.
-        self._automaton = ahocorasick_rs.AhoCorasick(
-            self.phrases,
+        # A DFA over UTF-8 bytes: more memory (a few MB for these lists), and the fastest search
+        # here; bytes spare turning each match's offsets into character offsets, never used.
+        self._automaton = ahocorasick_rs.BytesAhoCorasick(
+            [p.encode() for p in self.phrases],
             matchkind=ahocorasick_rs.MatchKind.Standard,
             implementation=ahocorasick_rs.Implementation.DFA,
         )
@@ -116,7 +117,7 @@ class Lexicon:
         return Hits(self, frozenset().union(*found), mask)
 
     def _read(self, text: str) -> Hits:
-        matches = self._automaton.find_matches_as_indexes(text.lower(), overlapping=True)
+        matches = self._automaton.find_matches_as_indexes(text.lower().encode(), overlapping=True)
         if not matches:
             return self._none
         found = frozenset(m[0] for m in matches)

@@ -2,8 +2,10 @@
 
 An app resends its system prompt on every call, a conversation resends its earlier turns and an
 agent loop resends the task on every step, so most texts a signal reads it has read moments
-before. A memo is a dict emptied when full: a stream of ever-new texts costs bounded memory
-and one dict lookup each, and repeated ones are not read again.
+before. A memo keeps two generations of dicts: new results go into the young one; when it is
+full it becomes the old one and the previous old one is dropped, and a hit in the old one moves
+up. Texts still being resent survive, a stream of ever-new texts costs bounded memory (two
+generations of ``size``) and one or two dict lookups each. An approximate LRU at dict speed.
 
 >>> calls = []
 >>> memo = Memo(lambda text: calls.append(text) or len(text), size=2)
@@ -25,26 +27,48 @@ _ALL: weakref.WeakSet[Memo[object, object]] = weakref.WeakSet()
 
 
 class Memo(Generic[K, V]):
-    """``fn`` with its last results remembered, at most ``size`` of them."""
+    """``fn`` with its recent results remembered: at most ``2 * size`` of them."""
 
-    __slots__ = ("__weakref__", "_fn", "_seen", "size")
+    __slots__ = ("__weakref__", "_fn", "_old", "_young", "size")
 
-    def __init__(self, fn: Callable[[K], V], size: int = 4096) -> None:
-        self._fn = fn
-        self._seen: dict[K, V] = {}
+    def __init__(self, fn: Callable[[K], V] | None = None, size: int = 8192) -> None:
+        self._fn = fn  # None: only get and put
+        self._young: dict[K, V] = {}
+        self._old: dict[K, V] = {}
         self.size = size
         _ALL.add(self)  # type: ignore[arg-type]
 
+    def __len__(self) -> int:
+        return len(self._young) + len(self._old)
+
     def forget(self) -> None:
-        self._seen.clear()
+        self._young.clear()
+        self._old.clear()
+
+    def get(self, key: K) -> V | None:
+        """The remembered result for ``key``, or None: for callers that compute it themselves."""
+        value = self._young.get(key, _MISSING)
+        if value is _MISSING:
+            value = self._old.get(key, _MISSING)
+            if value is _MISSING:
+                return None
+            self.put(key, value)  # type: ignore[arg-type]
+        return value  # type: ignore[return-value]
+
+    def put(self, key: K, value: V) -> None:
+        if len(self._young) >= self.size:
+            self._old, self._young = self._young, {}
+        self._young[key] = value
 
     def __call__(self, key: K) -> V:
-        value = self._seen.get(key, _MISSING)
+        value: object = self._young.get(key, _MISSING)
         if value is _MISSING:
-            value = self._fn(key)
-            if len(self._seen) >= self.size:
-                self._seen.clear()
-            self._seen[key] = value
+            value = self._old.get(key, _MISSING)
+            if value is _MISSING:
+                value = self._fn(key)  # type: ignore[misc]
+            if len(self._young) >= self.size:
+                self._old, self._young = self._young, {}
+            self._young[key] = value  # type: ignore[assignment]
         return value  # type: ignore[return-value]
 
 

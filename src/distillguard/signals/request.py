@@ -69,8 +69,7 @@ class RequestSignals:
         return out
 
 
-# Apps resend their system prompt, agent loops their task, on every call: see memo.py.
-_system_hash = Memo(system_digest)
+# Agent loops resend their task on every call: see memo.py.
 _skeleton = Memo(skeleton)
 
 
@@ -115,5 +114,5 @@ def score_request(view: RequestView) -> RequestSignals:
         bands=sk.bands,
         tool_shape=tool_shape,
         tool_schema=tool_schema,
-        system_hash=_system_hash(view.system),
+        system_hash=system_digest(view.system),
     )

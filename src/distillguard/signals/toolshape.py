@@ -48,16 +48,15 @@ def tool_shape_digest(tools: Sequence[Tool]) -> int | None:
 
 
 _encode = msgspec.json.Encoder().encode
-_decode_tools = msgspec.json.Decoder(list[Tool]).decode
 
 
-def _signatures_of(encoded: bytes) -> tuple[int | None, int | None]:
-    tools = _decode_tools(encoded)
+def _signatures_of(tools: Sequence[Tool]) -> tuple[int | None, int | None]:
     return tool_schema_digest(tools), tool_shape_digest(tools)
 
 
-# Keyed by the tool set's encoding: equal tool sets, however often resent, are read once.
-_by_encoding = Memo(_signatures_of)
+# Keyed by a digest of the tool set's encoding: equal tool sets, however often resent, are
+# read once, and the memo holds two integers per set, not the set.
+_by_tool_set: Memo[int, tuple[int | None, int | None]] = Memo()
 
 
 def tool_signatures(tools: Sequence[Tool]) -> tuple[int | None, int | None]:
@@ -68,4 +67,9 @@ def tool_signatures(tools: Sequence[Tool]) -> tuple[int | None, int | None]:
     """
     if not tools:
         return None, None
-    return _by_encoding(_encode(tools))
+    key = digest64(_encode(tools))
+    found = _by_tool_set.get(key)
+    if found is None:
+        found = _signatures_of(tools)
+        _by_tool_set.put(key, found)
+    return found
