@@ -14,6 +14,7 @@ from rich.table import Table
 from distillguard import __version__
 from distillguard.contract.schema import SCHEMAS, json_schema, write_schemas
 from distillguard.evaluate.command import evaluate_command
+from distillguard.gateway.command import mock_model_command, serve_command
 from distillguard.ingest.command import ingest_command
 from distillguard.scan.command import scan_command
 from distillguard.signals.command import signals_command
@@ -105,6 +106,8 @@ app.command("scan")(scan_command)
 app.command("signals")(signals_command)
 app.command("simulate")(simulate_command)
 app.command("evaluate")(evaluate_command)
+app.command("serve")(serve_command)
+app.command("mock-model")(mock_model_command)
 
 
 def main() -> None:

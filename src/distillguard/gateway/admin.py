@@ -1,0 +1,72 @@
+"""The admin API: read and set verdicts for accounts and clusters (bearer token).
+
+GET    /admin/verdicts                      manual verdicts in force
+GET    /admin/verdicts/account/ACCOUNT      the verdict enforced, and why
+PUT    /admin/verdicts/{account|cluster}/ID {"verdict": "block"}
+DELETE /admin/verdicts/{account|cluster}/ID lift a manual verdict
+POST   /admin/reload                        read the scan's results now
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from distillguard.verdicts.config import VERDICTS
+
+if TYPE_CHECKING:
+    from distillguard.gateway.app import Gateway
+
+_SCOPES = ("account", "cluster")
+
+
+def admin_routes(gw: Gateway) -> list[Route]:
+    def guard(request: Request) -> Response | None:
+        if not gw.admin_token:
+            return JSONResponse(
+                {"error": "admin API disabled: start serve with --admin-token"}, 403
+            )
+        if not gw.authorised(request):
+            return JSONResponse({"error": "missing or wrong admin token"}, 401)
+        return None
+
+    async def manual(request: Request) -> Response:
+        return guard(request) or JSONResponse(gw.book.manual)
+
+    async def one(request: Request) -> Response:
+        if denied := guard(request):
+            return denied
+        scope, key = request.path_params["scope"], request.path_params["key"]
+        if scope not in _SCOPES:
+            return JSONResponse({"error": f"scope must be one of {_SCOPES}"}, 404)
+        body: dict[str, Any] = {"scope": scope, "id": key, "manual": gw.book.manual[scope].get(key)}
+        if scope == "account":
+            enforced, why = gw.book.lookup(key)
+            action = gw.cfg.actions.get(enforced, "allow")
+            body.update(verdict=enforced, why=why, action=action, cluster=gw.book.cluster_of(key))
+        if request.method == "GET":
+            return JSONResponse(body)
+        if request.method == "DELETE":
+            gw.book.set_manual(scope, key, None)
+            return JSONResponse({**body, "manual": None})
+        verdict: object = None
+        with contextlib.suppress(msgspec.DecodeError, AttributeError):
+            verdict = msgspec.json.decode(await request.body()).get("verdict")
+        if verdict not in VERDICTS:
+            return JSONResponse({"error": f'send {{"verdict": one of {list(VERDICTS)}}}'}, 400)
+        gw.book.set_manual(scope, key, str(verdict))
+        return JSONResponse({**body, "manual": verdict})
+
+    async def reload(request: Request) -> Response:
+        return guard(request) or JSONResponse({"reloaded": gw.book.reload(force=True)})
+
+    return [
+        Route("/admin/verdicts", manual, methods=["GET"]),
+        Route("/admin/verdicts/{scope}/{key:path}", one, methods=["GET", "PUT", "DELETE"]),
+        Route("/admin/reload", reload, methods=["POST"]),
+    ]

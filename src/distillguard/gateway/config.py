@@ -1,0 +1,84 @@
+"""The gateway's settings as data (``default.yaml``), loaded into a typed config.
+
+>>> cfg = load_gateway_config()
+>>> cfg.actions["block"], cfg.throttle.requests_per_minute
+('block', 10.0)
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+import yaml
+
+from distillguard.verdicts.config import VERDICTS, ConfigError
+
+ACTIONS = ("allow", "throttle", "degrade", "challenge", "block")
+Action = Literal["allow", "throttle", "degrade", "challenge", "block"]
+
+
+class Identity(msgspec.Struct, forbid_unknown_fields=True):
+    header: str = "x-distillguard-account"
+    keys: str | None = None
+
+
+class Throttle(msgspec.Struct, forbid_unknown_fields=True):
+    requests_per_minute: float = 10.0
+
+
+class Degrade(msgspec.Struct, forbid_unknown_fields=True):
+    max_tokens: int = 512
+
+
+class Online(msgspec.Struct, forbid_unknown_fields=True):
+    window: int = 50
+    elicitation_share: float = 0.6
+
+
+class Limits(msgspec.Struct, forbid_unknown_fields=True):
+    max_body_bytes: int = 10 << 20
+    upstream_timeout_s: float = 600.0
+    connect_timeout_s: float = 10.0
+
+
+class LogSettings(msgspec.Struct, forbid_unknown_fields=True):
+    directory: str = "gateway-log"
+    segment_mb: int = 256
+    fsync: bool = False
+
+
+class GatewayConfig(msgspec.Struct, forbid_unknown_fields=True):
+    version: int = 1
+    actions: dict[str, Action] = msgspec.field(
+        default_factory=lambda: {
+            "clear": "allow",
+            "watch": "degrade",
+            "challenge": "challenge",
+            "block": "block",
+        }
+    )
+    identity: Identity = msgspec.field(default_factory=Identity)
+    throttle: Throttle = msgspec.field(default_factory=Throttle)
+    degrade: Degrade = msgspec.field(default_factory=Degrade)
+    online: Online = msgspec.field(default_factory=Online)
+    limits: Limits = msgspec.field(default_factory=Limits)
+    on_detector_error: Literal["open", "closed"] = "open"
+    log: LogSettings = msgspec.field(default_factory=LogSettings)
+
+
+def load_gateway_config(path: Path | None = None) -> GatewayConfig:
+    source = path or Path(str(resources.files("distillguard.gateway") / "default.yaml"))
+    try:
+        raw = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+        cfg = msgspec.convert(raw, GatewayConfig)
+    except OSError as exc:
+        raise ConfigError(f"{source}: cannot read config ({exc.strerror})") from None
+    except (yaml.YAMLError, msgspec.ValidationError) as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    unknown = set(cfg.actions) - set(VERDICTS)
+    if unknown:
+        raise ConfigError(f"{source}: actions: unknown verdicts {sorted(unknown)}; use {VERDICTS}")
+    return cfg

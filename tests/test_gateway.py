@@ -1,0 +1,228 @@
+"""The gateway, driven by the official SDKs against the mock model server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anthropic
+import httpx
+import msgspec
+import openai
+import pytest
+
+from distillguard.contract.event import Event
+from distillguard.gateway.app import Gateway
+from distillguard.gateway.config import GatewayConfig, Limits, Throttle, load_gateway_config
+from distillguard.gateway.mock import ANSWER, THINKING, mock_app
+from tests.gateway_servers import serving
+
+TOKEN = "admin-secret"
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[str]:
+    with serving(mock_app()) as url:
+        yield url
+
+
+class Running:
+    def __init__(self, url: str, gateway: Gateway, log_dir: Path) -> None:
+        self.url, self.gateway, self.log_dir = url, gateway, log_dir
+
+    def openai(self, account: str, **kw: object) -> openai.OpenAI:
+        return openai.OpenAI(
+            base_url=self.url + "/v1",
+            api_key="sk-test",
+            max_retries=0,
+            default_headers={"x-distillguard-account": account},
+            **kw,
+        )
+
+    def anthropic(self, account: str, **kw: object) -> anthropic.Anthropic:
+        return anthropic.Anthropic(
+            base_url=self.url,
+            api_key="sk-test",
+            max_retries=0,
+            default_headers={"x-distillguard-account": account},
+            **kw,
+        )
+
+    def set_verdict(self, scope: str, key: str, verdict: str) -> None:
+        r = httpx.put(
+            f"{self.url}/admin/verdicts/{scope}/{key}",
+            json={"verdict": verdict},
+            headers={"authorization": f"Bearer {TOKEN}"},
+        )
+        assert r.status_code == 200, r.text
+
+    def events(self) -> list[Event]:
+        lines = [
+            line
+            for p in sorted(self.log_dir.glob("events-*.jsonl"))
+            for line in p.read_bytes().splitlines()
+        ]
+        return [msgspec.json.decode(line, type=Event) for line in lines]
+
+    def raw_events(self) -> list[dict[str, object]]:
+        return [
+            json.loads(line)
+            for p in sorted(self.log_dir.glob("events-*.jsonl"))
+            for line in p.read_text().splitlines()
+        ]
+
+
+@pytest.fixture
+def gw(upstream: str, tmp_path: Path) -> Iterator[Running]:
+    cfg = load_gateway_config()
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "accounts.csv").write_text(
+        "account_id,risk,verdict,cluster_id,campaign_id,reasons\n"
+        "acct_scan_block,0.9,block,c7,camp1,shared template\n"
+        "acct_member,0.2,clear,c7,,\n"
+    )
+    gateway = Gateway(upstream, cfg, results, TOKEN, tmp_path / "log")
+    with serving(gateway.app()) as url:
+        yield Running(url, gateway, tmp_path / "log")
+
+
+MSG: Any = [{"role": "user", "content": "What is 6 times 7?"}]
+
+
+def test_allowed_requests_pass_through_and_are_logged(gw: Running) -> None:
+    chat = gw.openai("acct_ok").chat.completions.create(model="mock-1", messages=MSG)
+    assert chat.choices[0].message.content == ANSWER
+    assert chat.choices[0].message.model_extra["reasoning_content"] == THINKING  # type: ignore[index]
+    msg = gw.anthropic("acct_ok").messages.create(model="mock-1", max_tokens=100, messages=MSG)
+    assert [b.type for b in msg.content] == ["thinking", "text"]
+    assert gw.openai("acct_ok").models.list().data[0].id == "mock-1"
+    events = gw.events()  # every one is a valid contract event
+    assert [e.endpoint for e in events] == ["/v1/chat/completions", "/v1/messages", "/v1/models"]
+    assert events[0].account_id == "acct_ok"
+    assert events[0].status == 200
+    assert events[0].usage is not None
+    assert events[0].usage.output_tokens == 9
+    assert events[1].request["messages"] == MSG
+
+
+def test_streams_pass_through_chunk_by_chunk(gw: Running) -> None:
+    stream = gw.openai("acct_ok").chat.completions.create(model="mock-1", messages=MSG, stream=True)
+    text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    assert text == ANSWER
+    with gw.anthropic("acct_ok").messages.stream(model="mock-1", max_tokens=100, messages=MSG) as s:
+        final = s.get_final_message()
+    assert [b.type for b in final.content] == ["thinking", "text"]
+    logged = gw.events()
+    assert logged[0].response is not None
+    assert logged[0].response["streamed"] is True
+    assert logged[1].response["content"][0]["text"] == ANSWER  # type: ignore[index]
+    assert logged[1].usage is not None
+    assert logged[1].usage.output_tokens == 9
+
+
+def test_degraded_accounts_lose_reasoning_not_the_answer(gw: Running) -> None:
+    gw.set_verdict("account", "acct_watch", "watch")  # default config: watch -> degrade
+    client = gw.openai("acct_watch")
+    chat = client.chat.completions.create(
+        model="mock-1", messages=MSG, max_tokens=4000, logprobs=True
+    )
+    assert chat.choices[0].message.content == ANSWER
+    assert "reasoning_content" not in (chat.choices[0].message.model_extra or {})
+    assert chat.choices[0].logprobs is None
+    stream = client.chat.completions.create(model="mock-1", messages=MSG, stream=True)
+    chunks = list(stream)
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == ANSWER
+    assert not any(
+        (c.choices[0].delta.model_extra or {}).get("reasoning_content") for c in chunks if c.choices
+    )
+    ac = gw.anthropic("acct_watch")
+    msg = ac.messages.create(model="mock-1", max_tokens=100, messages=MSG)
+    assert [b.type for b in msg.content] == ["text"]
+    with ac.messages.stream(model="mock-1", max_tokens=100, messages=MSG) as s:
+        final = s.get_final_message()  # the SDK rebuilds the message by index: renumbered
+    assert [b.type for b in final.content] == ["text"]
+    assert final.content[0].text == ANSWER
+    sent = gw.raw_events()[0]
+    assert sent["gateway"]["action"] == "degrade"  # type: ignore[index]
+
+
+def test_challenge_and_block_are_errors_the_sdks_raise(gw: Running) -> None:
+    gw.set_verdict("account", "acct_chal", "challenge")
+    with pytest.raises(openai.PermissionDeniedError, match="verification"):
+        gw.openai("acct_chal").chat.completions.create(model="mock-1", messages=MSG)
+    with pytest.raises(anthropic.PermissionDeniedError, match="verification"):
+        gw.anthropic("acct_chal").messages.create(model="mock-1", max_tokens=10, messages=MSG)
+    with pytest.raises(openai.PermissionDeniedError, match="blocked"):  # the scan's verdict
+        gw.openai("acct_scan_block").chat.completions.create(model="mock-1", messages=MSG)
+    gw.set_verdict("cluster", "c7", "block")  # a whole cluster, members the scan left clear
+    with pytest.raises(anthropic.PermissionDeniedError):
+        gw.anthropic("acct_member").messages.create(model="mock-1", max_tokens=10, messages=MSG)
+    actions = [e["gateway"]["action"] for e in gw.raw_events()]  # type: ignore[index]
+    assert actions == ["challenge", "challenge", "block", "block"]  # refused requests are logged
+
+
+def test_throttled_accounts_get_429_with_retry_after(upstream: str, tmp_path: Path) -> None:
+    cfg = load_gateway_config()
+    cfg.actions["watch"] = "throttle"
+    cfg.throttle = Throttle(requests_per_minute=2)
+    gateway = Gateway(upstream, cfg, None, TOKEN, tmp_path / "log")
+    with serving(gateway.app()) as url:
+        run = Running(url, gateway, tmp_path / "log")
+        run.set_verdict("account", "acct_t", "watch")
+        client = run.openai("acct_t")
+        for _ in range(2):
+            client.chat.completions.create(model="mock-1", messages=MSG)
+        with pytest.raises(openai.RateLimitError) as err:
+            client.chat.completions.create(model="mock-1", messages=MSG)
+        assert int(err.value.response.headers["retry-after"]) >= 1
+
+
+def test_upstream_errors_timeouts_and_disconnects_reach_the_client(
+    upstream: str, tmp_path: Path
+) -> None:
+    cfg = GatewayConfig(limits=Limits(upstream_timeout_s=0.5))
+    gateway = Gateway(upstream, cfg, None, TOKEN, tmp_path / "log")
+    with serving(gateway.app()) as url:
+        run = Running(url, gateway, tmp_path / "log")
+        with pytest.raises(openai.InternalServerError):
+            run.openai("a").chat.completions.create(model="error-500", messages=MSG)
+        with pytest.raises(anthropic.NotFoundError):  # 404 passes through as it is
+            run.anthropic("a").messages.create(model="error-404", max_tokens=5, messages=MSG)
+        with pytest.raises(openai.APIStatusError) as err:
+            run.openai("a").chat.completions.create(model="slow", messages=MSG)
+        assert err.value.status_code == 504
+        with pytest.raises((openai.APIConnectionError, httpx.RemoteProtocolError)):
+            list(
+                run.openai("a").chat.completions.create(
+                    model="disconnect", messages=MSG, stream=True
+                )
+            )
+        statuses = [e.status for e in run.events()]
+    assert statuses == [500, 404, 504, 502]
+
+
+def test_body_limit_admin_auth_health_and_metrics(upstream: str, tmp_path: Path) -> None:
+    cfg = GatewayConfig(limits=Limits(max_body_bytes=1000))
+    gateway = Gateway(upstream, cfg, None, TOKEN, tmp_path / "log")
+    with serving(gateway.app()) as url:
+        run = Running(url, gateway, tmp_path / "log")
+        big = [{"role": "user", "content": "x" * 2000}]
+        with pytest.raises(openai.APIStatusError) as err:
+            run.openai("a").chat.completions.create(model="mock-1", messages=big)
+        assert err.value.status_code == 413
+        assert httpx.get(url + "/healthz").json()["status"] == "ok"
+        assert httpx.get(url + "/admin/verdicts").status_code == 401
+        wrong = httpx.put(
+            url + "/admin/verdicts/account/x",
+            json={"verdict": "nuke"},
+            headers={"authorization": f"Bearer {TOKEN}"},
+        )
+        assert wrong.status_code == 400
+        assert "verdict" in wrong.json()["error"]
+        run.openai("a").chat.completions.create(model="mock-1", messages=MSG)
+        metrics = httpx.get(url + "/metrics").text
+        assert 'distillguard_gateway_requests_total{action="allow"} 1.0' in metrics
+        assert "distillguard_gateway_overhead_seconds_bucket" in metrics
