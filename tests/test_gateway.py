@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import anthropic
+import duckdb
 import httpx
 import msgspec
 import openai
@@ -17,7 +24,7 @@ from distillguard.contract.event import Event
 from distillguard.gateway.app import Gateway
 from distillguard.gateway.config import GatewayConfig, Limits, Throttle, load_gateway_config
 from distillguard.gateway.mock import ANSWER, THINKING, mock_app
-from tests.gateway_servers import serving
+from tests.gateway_servers import free_port, serving
 
 TOKEN = "admin-secret"
 
@@ -226,3 +233,85 @@ def test_body_limit_admin_auth_health_and_metrics(upstream: str, tmp_path: Path)
         metrics = httpx.get(url + "/metrics").text
         assert 'distillguard_gateway_requests_total{action="allow"} 1.0' in metrics
         assert "distillguard_gateway_overhead_seconds_bucket" in metrics
+
+
+def test_a_new_scan_takes_effect_without_restart(gw: Running) -> None:
+    client = gw.openai("acct_later")
+    client.chat.completions.create(model="mock-1", messages=MSG)
+    results = gw.gateway.book.results
+    assert results is not None
+    with (results / "accounts.csv").open("a") as f:
+        f.write("acct_later,0.95,block,c9,camp2,new evidence\n")
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            client.chat.completions.create(model="mock-1", messages=MSG)
+        except openai.PermissionDeniedError:
+            break
+        time.sleep(0.2)
+    else:
+        pytest.fail("the new verdict was not enforced within 5 s")
+
+
+def test_ingest_reads_the_gateway_log_as_it_is(gw: Running, tmp_path: Path) -> None:
+    gw.openai("acct_a").chat.completions.create(model="mock-1", messages=MSG)
+    list(gw.openai("acct_a").chat.completions.create(model="mock-1", messages=MSG, stream=True))
+    gw.anthropic("acct_b").messages.create(model="mock-1", max_tokens=50, messages=MSG)
+    with pytest.raises(openai.PermissionDeniedError):
+        gw.openai("acct_scan_block").chat.completions.create(model="mock-1", messages=MSG)
+    store = tmp_path / "store.duckdb"
+    done = subprocess.run(
+        [sys.executable, "-m", "distillguard", "ingest", str(gw.log_dir), "--store", str(store)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    with duckdb.connect(str(store), read_only=True) as db:
+        rows = db.execute("SELECT account_id, status FROM events ORDER BY ts").fetchall()
+    assert rows == [("acct_a", 200), ("acct_a", 200), ("acct_b", 200), ("acct_scan_block", 403)]
+
+
+def test_acknowledged_events_survive_kill_9(upstream: str, tmp_path: Path) -> None:
+    log_dir = tmp_path / "log"
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "distillguard", "serve", "--upstream", upstream,
+         "--port", str(port), "--log-dir", str(log_dir)],
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                httpx.get(url + "/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        acknowledged = []
+        stop = threading.Event()
+
+        def hammer() -> None:  # requests in flight when the gateway dies
+            with httpx.Client(base_url=url, timeout=5) as c:
+                while not stop.is_set():
+                    with contextlib.suppress(httpx.TransportError):
+                        c.post("/v1/chat/completions", json={"model": "mock-1", "messages": MSG})
+
+        background = threading.Thread(target=hammer)
+        background.start()
+        client = openai.OpenAI(base_url=url + "/v1", api_key="k", max_retries=0)
+        for _ in range(40):
+            raw = client.chat.completions.with_raw_response.create(model="mock-1", messages=MSG)
+            acknowledged.append(raw.headers["x-request-id"])
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        stop.set()
+        background.join(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    lines = [line for p in log_dir.glob("events-*.jsonl") for line in p.read_bytes().splitlines()]
+    logged = {msgspec.json.decode(line, type=Event).request_id for line in lines}  # none torn
+    assert set(acknowledged) <= logged
