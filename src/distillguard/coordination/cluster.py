@@ -9,8 +9,6 @@ Each community gets a Fraudar-style density: the weight of its edges over its no
 from __future__ import annotations
 
 import duckdb
-import igraph as ig
-import leidenalg
 import pyarrow as pa
 
 SEED = 42
@@ -34,6 +32,9 @@ def cluster_accounts(con: duckdb.DuckDBPyConnection, resolution: float = 1.0) ->
         i = names.setdefault("i:" + indicator, len(names))
         edges.append((a, i))
         weights.append(float(weight))
+    import igraph as ig  # seconds to import: only when a scan clusters, not for every command
+    import leidenalg
+
     graph = ig.Graph(n=len(names), edges=edges)
     graph.es["weight"] = weights
     partition = leidenalg.find_partition(

@@ -8,9 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from distillguard.evaluate.report import write_evaluation
 from distillguard.evaluate.results import EvaluationError
-from distillguard.evaluate.run import evaluate
 from distillguard.terminal import err, fail, out
 
 
@@ -55,6 +53,10 @@ def evaluate_command(
 
       distillguard evaluate --results results/ --labels sim/labels.csv
     """
+    # scikit-learn and matplotlib take seconds to import: only for this command, not for all.
+    from distillguard.evaluate.report import write_evaluation
+    from distillguard.evaluate.run import evaluate
+
     try:
         metrics = evaluate(results, labels, store)
     except EvaluationError as exc:

@@ -25,7 +25,6 @@ from distillguard.campaigns import assemble_campaigns
 from distillguard.coordination import build_links, cluster_accounts
 from distillguard.fingerprints import build_fingerprints
 from distillguard.scan.reasons import reasons_sql
-from distillguard.scan.report import write_report
 from distillguard.verdicts.config import Config
 from distillguard.verdicts.score import score
 
@@ -175,6 +174,8 @@ def scan(
         "seconds": seconds,
     }
     began = time.perf_counter()
+    from distillguard.scan.report import write_report  # matplotlib: seconds to import
+
     write_report(con, out / "report.html", campaigns, manifest)
     seconds["report"] = round(time.perf_counter() - began, 3)
     if on_stage:
