@@ -217,8 +217,10 @@ class Gateway:
         forward = {k: v for k, v in headers.items() if k not in _HOP}
         forward.pop(self.identity.header, None)
         forward["accept-encoding"] = "identity"
+        query = request.url.query  # as sent: not parsed and re-encoded
+        target = f"{path}?{query}" if query else path
         upstream = self.client.build_request(
-            request.method, path, params=request.query_params, headers=forward, content=content
+            request.method, target, headers=forward, content=content
         )
         self.metrics.overhead.observe(time.perf_counter() - started)
         try:

@@ -61,7 +61,15 @@ def serve_command(
         gateway = Gateway(upstream, cfg, results, admin_token, log_dir)
     except ConfigError as exc:
         raise fail(str(exc)) from None
-    uvicorn.run(gateway.app(), host=host, port=port, log_level="warning", access_log=False)
+    uvicorn.run(
+        gateway.app(),
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        loop="auto",
+        http="auto",
+    )  # uvloop and httptools where installed: faster
 
 
 def mock_model_command(
