@@ -22,11 +22,18 @@ import pytest
 
 from distillguard.contract.event import Event
 from distillguard.gateway.app import Gateway
-from distillguard.gateway.config import GatewayConfig, Limits, Throttle, load_gateway_config
+from distillguard.gateway.config import (
+    GatewayConfig,
+    Identity,
+    Limits,
+    Throttle,
+    load_gateway_config,
+)
 from distillguard.gateway.mock import ANSWER, THINKING, mock_app
 from tests.gateway_servers import free_port, serving
 
 TOKEN = "admin-secret"
+ACCOUNT_HEADER = "x-distillguard-account"
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +91,7 @@ class Running:
 @pytest.fixture
 def gw(upstream: str, tmp_path: Path) -> Iterator[Running]:
     cfg = load_gateway_config()
+    cfg.identity.header = ACCOUNT_HEADER
     results = tmp_path / "results"
     results.mkdir()
     (results / "accounts.csv").write_text(
@@ -173,6 +181,7 @@ def test_challenge_and_block_are_errors_the_sdks_raise(gw: Running) -> None:
 
 def test_throttled_accounts_get_429_with_retry_after(upstream: str, tmp_path: Path) -> None:
     cfg = load_gateway_config()
+    cfg.identity.header = ACCOUNT_HEADER
     cfg.actions["watch"] = "throttle"
     cfg.throttle = Throttle(requests_per_minute=2)
     gateway = Gateway(upstream, cfg, None, TOKEN, tmp_path / "log")
@@ -190,7 +199,7 @@ def test_throttled_accounts_get_429_with_retry_after(upstream: str, tmp_path: Pa
 def test_upstream_errors_timeouts_and_disconnects_reach_the_client(
     upstream: str, tmp_path: Path
 ) -> None:
-    cfg = GatewayConfig(limits=Limits(upstream_timeout_s=0.5))
+    cfg = GatewayConfig(limits=Limits(upstream_timeout_s=0.5), identity=Identity(ACCOUNT_HEADER))
     gateway = Gateway(upstream, cfg, None, TOKEN, tmp_path / "log")
     with serving(gateway.app()) as url:
         run = Running(url, gateway, tmp_path / "log")
@@ -212,7 +221,7 @@ def test_upstream_errors_timeouts_and_disconnects_reach_the_client(
 
 
 def test_body_limit_admin_auth_health_and_metrics(upstream: str, tmp_path: Path) -> None:
-    cfg = GatewayConfig(limits=Limits(max_body_bytes=1000))
+    cfg = GatewayConfig(limits=Limits(max_body_bytes=1000), identity=Identity(ACCOUNT_HEADER))
     gateway = Gateway(upstream, cfg, None, TOKEN, tmp_path / "log")
     with serving(gateway.app()) as url:
         run = Running(url, gateway, tmp_path / "log")
@@ -315,3 +324,15 @@ def test_acknowledged_events_survive_kill_9(upstream: str, tmp_path: Path) -> No
     lines = [line for p in log_dir.glob("events-*.jsonl") for line in p.read_bytes().splitlines()]
     logged = {msgspec.json.decode(line, type=Event).request_id for line in lines}  # none torn
     assert set(acknowledged) <= logged
+
+
+def test_the_account_header_is_ignored_unless_configured(upstream: str, tmp_path: Path) -> None:
+    gateway = Gateway(upstream, load_gateway_config(), None, TOKEN, tmp_path / "log")
+    with serving(gateway.app()) as url:
+        run = Running(url, gateway, tmp_path / "log")
+        key_account = gateway.identity.account({"authorization": "Bearer sk-test"})
+        run.set_verdict("account", key_account, "block")
+        with pytest.raises(openai.PermissionDeniedError):  # claiming another account is no way out
+            run.openai("someone-else").chat.completions.create(model="mock-1", messages=MSG)
+        assert httpx.post(url + "/healthz").status_code == 404  # the gateway's own paths
+        assert httpx.post(url + "/admin/anything").status_code == 404  # are never forwarded

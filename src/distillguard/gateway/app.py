@@ -9,6 +9,7 @@ completes (see eventlog.py).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hmac
 import time
@@ -143,6 +144,10 @@ class Gateway:
             Route("/healthz", self.healthz, methods=["GET"]),
             Route("/metrics", self.metrics_endpoint, methods=["GET"]),
             *admin_routes(self),
+            # The gateway's own paths, any other method or sub-path: answered here, not forwarded.
+            Route("/healthz", _not_here, methods=_ALL_METHODS),
+            Route("/metrics", _not_here, methods=_ALL_METHODS),
+            Route("/admin/{rest:path}", _not_here, methods=_ALL_METHODS),
             Route(
                 "/{path:path}",
                 self.proxy,
@@ -177,7 +182,8 @@ class Gateway:
 
     async def proxy(self, request: Request) -> Response:
         started = time.perf_counter()
-        path = "/" + request.path_params["path"]
+        raw_path = request.scope.get("raw_path")  # as sent: %2F stays %2F
+        path = raw_path.decode("latin-1") if raw_path else "/" + request.path_params["path"]
         headers = request.headers
         call = _Call(
             started,
@@ -196,6 +202,7 @@ class Gateway:
                 call, 413, "request_too_large", f"request body over {limit} bytes", "allow"
             )
         except ClientDisconnect:
+            self._record(call, 499, None)  # the attempt is still a fact
             return Response(status_code=499)
         call.body = _json_object(raw)
         decision = self._decide(call)
@@ -213,9 +220,10 @@ class Gateway:
         degrade = decision.action == "degrade"
         content = raw
         if degrade and call.body:
-            content = _encode(degrade_request(call.body, self.cfg.degrade.max_tokens))
+            content = _encode(degrade_request(call.body, self.cfg.degrade.max_tokens, path))
         forward = {k: v for k, v in headers.items() if k not in _HOP}
-        forward.pop(self.identity.header, None)
+        if self.identity.header:
+            forward.pop(self.identity.header, None)
         forward["accept-encoding"] = "identity"
         query = request.url.query  # as sent: not parsed and re-encoded
         target = f"{path}?{query}" if query else path
@@ -301,7 +309,7 @@ class Gateway:
         stripper = StreamStripper() if degrade else None
         status = reply.status_code
         try:
-            async for chunk in reply.aiter_raw():
+            async for chunk in reply.aiter_bytes():
                 events = split.feed(chunk)
                 datas = [decode_data(p) if (p := event_data(e)) else None for e in events]
                 for data in datas:
@@ -316,6 +324,9 @@ class Gateway:
                     yield kept
             if stripper is not None and split.rest():
                 yield split.rest()
+        except (asyncio.CancelledError, GeneratorExit):
+            status = 499  # the client went away mid-stream: not a complete answer
+            raise
         except httpx.HTTPError:
             # Ending the response cleanly would pass a cut answer for a whole one: the client
             # must see a broken connection, as it would without the gateway.
@@ -391,6 +402,13 @@ class Gateway:
             }
         self.log.append(event)
         self.metrics.duration.observe(time.perf_counter() - call.started)
+
+
+_ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+
+
+async def _not_here(request: Request) -> Response:
+    return JSONResponse({"error": f"no {request.method} {request.url.path} on the gateway"}, 404)
 
 
 def _restrip(event: bytes, data: dict[str, Any] | None, stripper: StreamStripper) -> bytes:

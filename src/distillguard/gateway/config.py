@@ -21,7 +21,7 @@ Action = Literal["allow", "throttle", "degrade", "challenge", "block"]
 
 
 class Identity(msgspec.Struct, forbid_unknown_fields=True):
-    header: str = "x-distillguard-account"
+    header: str | None = None  # trusted only when set: any client could send it otherwise
     keys: str | None = None
 
 

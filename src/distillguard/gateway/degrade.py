@@ -22,11 +22,16 @@ _REASONING_FIELDS = ("reasoning_content", "reasoning", "reasoning_details")
 _LENGTH_FIELDS = ("max_tokens", "max_completion_tokens", "max_output_tokens")
 
 
-def degrade_request(body: dict[str, Any], max_tokens: int) -> dict[str, Any]:
+def degrade_request(body: dict[str, Any], max_tokens: int, path: str = "") -> dict[str, Any]:
     out = dict(body)
-    for name in _LENGTH_FIELDS:
-        if isinstance(out.get(name), int) and out[name] > max_tokens:
+    given = [name for name in _LENGTH_FIELDS if name in out]
+    for name in given:
+        if not isinstance(out[name], int) or out[name] > max_tokens:
             out[name] = max_tokens
+    if not given:  # no limit asked for is no limit: set one in the field this API reads
+        out["max_output_tokens" if path.rstrip("/").endswith("/responses") else "max_tokens"] = (
+            max_tokens
+        )
     if "n" in out:
         out["n"] = 1
     for name in ("logprobs", "top_logprobs"):
@@ -69,6 +74,19 @@ def _strip_choice(choice: Any, key: str) -> Any:
     return out
 
 
+def _strip_responses_event(kind: str, data: dict[str, Any]) -> dict[str, Any] | None:
+    """A Responses API stream event without reasoning: its own events, items and summary."""
+    if kind.startswith("response.reasoning"):
+        return None
+    item = data.get("item")
+    if isinstance(item, dict) and item.get("type") == "reasoning":
+        return None
+    response = data.get("response")
+    if isinstance(response, dict):
+        return {**data, "response": strip_response(response)}
+    return data
+
+
 class StreamStripper:
     """Strips reasoning from a stream of server-sent events, one event's data at a time.
 
@@ -92,8 +110,8 @@ class StreamStripper:
                 return None
             shift = sum(1 for i in self._dropped if i < index)
             return {**data, "index": index - shift} if shift else data
-        if kind in ("response.reasoning_summary_text.delta", "response.reasoning_text.delta"):
-            return None
+        if isinstance(kind, str) and kind.startswith("response."):
+            return _strip_responses_event(kind, data)
         choices = data.get("choices")
         if isinstance(choices, list):
             return {**data, "choices": [_strip_choice(c, "delta") for c in choices]}

@@ -7,7 +7,7 @@ It survives a power loss too only with ``fsync: true`` (each write is then flush
 before the response completes, at a cost in latency). Segments roll over by size, and a
 segment is named by when it was opened, so names sort in time order:
 
-    LOG_DIR/events-20260301T120000-000001.jsonl
+    LOG_DIR/events-20260301T120000-<pid>-000001.jsonl
 
 >>> import tempfile, pathlib
 >>> with tempfile.TemporaryDirectory() as d:
@@ -58,7 +58,8 @@ class EventLog:
         line = _encode(event) + b"\n"
         with self._lock:
             if self._size + len(line) > self.segment_bytes and self._size:
-                os.close(self._fd)
+                fd, self._fd = self._fd, -1  # never write to a closed (maybe reused) number
+                os.close(fd)
                 self._open()
             written = os.write(self._fd, line)
             while written < len(line):  # a short write: rare, but never leave half a line

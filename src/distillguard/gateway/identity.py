@@ -20,12 +20,12 @@ from distillguard.verdicts.config import ConfigError
 
 
 class Identity:
-    def __init__(self, header: str, keys: Mapping[str, str] | None = None) -> None:
-        self.header = header.lower()
+    def __init__(self, header: str | None, keys: Mapping[str, str] | None = None) -> None:
+        self.header = header.lower() if header else None
         self.keys = dict(keys or {})
 
     @classmethod
-    def from_config(cls, header: str, keys_file: str | None) -> Identity:
+    def from_config(cls, header: str | None, keys_file: str | None) -> Identity:
         if not keys_file:
             return cls(header)
         try:
@@ -43,7 +43,7 @@ class Identity:
         return auth[7:].strip() if auth[:7].lower() == "bearer " else None
 
     def account(self, headers: Mapping[str, str]) -> str:
-        if named := headers.get(self.header):
+        if self.header and (named := headers.get(self.header)):
             return named
         key = self.api_key(headers)
         if key is None:

@@ -62,12 +62,13 @@ class StreamRecord:
         kind = data.get("type")
         if kind == "message_start":
             self.anthropic = True
-            message = data.get("message") or {}
-            self.id, self.model = message.get("id"), message.get("model")
-            self._usage(message.get("usage"))
+            message = data.get("message")
+            if isinstance(message, dict):
+                self.id, self.model = message.get("id"), message.get("model")
+                self._usage(message.get("usage"))
         elif kind == "content_block_delta":
-            delta = data.get("delta") or {}
-            if delta.get("type") == "text_delta":
+            delta = data.get("delta")
+            if isinstance(delta, dict) and delta.get("type") == "text_delta":
                 self.text.append(str(delta.get("text", "")))
         elif kind == "message_delta":
             self._usage(data.get("usage"))

@@ -59,11 +59,16 @@ class VerdictBook:
         if stamp == self._stamp and not force:
             return False
         scan: dict[str, tuple[str, str]] = {}
-        with open(path, newline="", encoding="utf-8") as f:
-            for row in csv.DictReader(f):
-                verdict = row.get("verdict") or "clear"
-                if verdict in VERDICTS:
-                    scan[row["account_id"]] = (verdict, row.get("cluster_id") or "")
+        try:
+            with open(path, newline="", encoding="utf-8") as f:
+                for row in csv.DictReader(f):
+                    verdict = row.get("verdict") or "clear"
+                    if verdict in VERDICTS and row.get("account_id"):
+                        scan[row["account_id"]] = (verdict, row.get("cluster_id") or "")
+        except (OSError, csv.Error, UnicodeDecodeError, KeyError):
+            return False  # half-written or broken: keep enforcing the verdicts we have
+        if self._scan and not scan:
+            return False  # an empty read of a file that had verdicts is a write in progress
         with self._lock:
             self._scan, self._stamp = scan, stamp
         return True

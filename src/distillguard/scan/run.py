@@ -11,6 +11,7 @@ only clusters (graph) and campaigns (JSON), never the events one by one.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -147,8 +148,11 @@ def scan(
         LEFT JOIN campaign_of c ON c.account_id = r.account_id {join}
         ORDER BY r.risk DESC, r.account_id
     """)
-    path = (out / "accounts.csv").as_posix().replace("'", "''")
+    # Written aside, then renamed: a gateway re-reading it never sees half a file.
+    partial = out / "accounts.csv.partial"
+    path = partial.as_posix().replace("'", "''")
     con.execute(f"COPY results TO '{path}' (HEADER, DELIMITER ',')")
+    os.replace(partial, out / "accounts.csv")
     (out / "campaigns.json").write_bytes(
         msgspec.json.format(msgspec.json.encode(campaigns), indent=1)
     )
