@@ -41,7 +41,13 @@ from distillguard.gateway.eventlog import EventLog
 from distillguard.gateway.identity import Identity
 from distillguard.gateway.policy import Decision, Policy
 from distillguard.gateway.refusals import refusal
-from distillguard.gateway.stream import EventSplitter, StreamRecord, decode_data, event_data
+from distillguard.gateway.stream import (
+    EventSplitter,
+    StreamRecord,
+    decode_data,
+    event_data,
+    usage_counts,
+)
 from distillguard.gateway.verdicts import VerdictBook
 from distillguard.signals.request import score_request
 
@@ -391,7 +397,7 @@ class Gateway:
             event["api_key_id"] = call.key_id
         if response is not None:
             event["response"] = response
-            usage = _usage(response)
+            usage = usage_counts(response.get("usage"))
             if usage:
                 event["usage"] = usage
         if decision is not None:
@@ -438,19 +444,4 @@ def _client(request: Request) -> dict[str, Any]:
     out: dict[str, Any] = {"ip": ip}
     if ua := request.headers.get("user-agent"):
         out["user_agent"] = ua
-    return out
-
-
-def _usage(response: dict[str, Any]) -> dict[str, int]:
-    usage = response.get("usage")
-    if not isinstance(usage, dict):
-        return {}
-    out = {}
-    for ours, names in (
-        ("input_tokens", ("input_tokens", "prompt_tokens")),
-        ("output_tokens", ("output_tokens", "completion_tokens")),
-    ):
-        for name in names:
-            if isinstance(usage.get(name), int):
-                out[ours] = usage[name]
     return out

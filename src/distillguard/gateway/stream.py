@@ -14,6 +14,24 @@ import msgspec
 _decode = msgspec.json.decode
 
 
+def usage_counts(usage: Any) -> dict[str, int]:
+    """Token counts of either API's usage object, in the contract's names.
+
+    >>> usage_counts({"prompt_tokens": 3, "completion_tokens": 5})
+    {'input_tokens': 3, 'output_tokens': 5}
+    """
+    out: dict[str, int] = {}
+    if isinstance(usage, dict):
+        for ours, theirs in (
+            ("input_tokens", "prompt_tokens"),
+            ("output_tokens", "completion_tokens"),
+        ):
+            for name in (ours, theirs):
+                if isinstance(usage.get(name), int):
+                    out[ours] = usage[name]
+    return out
+
+
 class EventSplitter:
     """Cuts a byte stream into SSE events (the text between blank lines)."""
 
@@ -81,15 +99,8 @@ class StreamRecord:
             self._usage(data.get("usage"))
 
     def _usage(self, usage: Any) -> None:
-        if not isinstance(usage, dict):
-            return
-        for ours, names in (
-            ("input_tokens", ("input_tokens", "prompt_tokens")),
-            ("output_tokens", ("output_tokens", "completion_tokens")),
-        ):
-            for name in names:
-                if isinstance(usage.get(name), int):
-                    setattr(self, ours, usage[name])
+        for name, count in usage_counts(usage).items():
+            setattr(self, name, count)
 
     def response(self) -> dict[str, Any]:
         text = "".join(self.text)
