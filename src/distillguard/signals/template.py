@@ -49,15 +49,6 @@ def normalise(text: str) -> bytes:
     return text[:4000].lower().encode().translate(None, _DIGITS)  # one pass in C
 
 
-def words(text: str) -> list[bytes]:
-    """The normalised words of ``text``.
-
-    >>> words("Call 555-1234 at 9")
-    [b'call', b'-', b'at']
-    """
-    return normalise(text).split()
-
-
 def skeleton(text: str) -> Skeleton:
     raw = normalise(text)
     # Split only what is used: the first SHINGLED_WORDS words and the last EDGE_WORDS.
