@@ -5,6 +5,9 @@ signals (the code the batch scan uses), decide an action from the account's verd
 refuse (429, 403) or forward, stripping reasoning when degraded. Streams pass through chunk by
 chunk. Every request, refused or forwarded, is appended to the event log before its response
 completes (see eventlog.py).
+
+The proxy is a plain ASGI callable on the hot path; Starlette serves only the gateway's own
+paths (/healthz, /metrics, /admin), whose middleware and router would cost every request.
 """
 
 from __future__ import annotations
@@ -20,7 +23,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import msgspec
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -30,9 +32,10 @@ from prometheus_client import (
     generate_latest,
 )
 from starlette.applications import Starlette
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from distillguard.contract.body import view_request
 from distillguard.gateway.config import GatewayConfig
@@ -48,30 +51,38 @@ from distillguard.gateway.stream import (
     event_data,
     usage_counts,
 )
+from distillguard.gateway.upstream import Reply, Upstream, UpstreamError
 from distillguard.gateway.verdicts import VerdictBook
 from distillguard.signals.request import score_request
 
+# Hop-by-hop headers, and those the gateway sets itself (the body may change when degraded).
 _HOP = frozenset(
     {
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "te",
-        "trailer",
-        "trailers",
-        "transfer-encoding",
-        "upgrade",
-        "host",
-        "content-length",
-        "accept-encoding",
-        "content-encoding",
+        b"connection",
+        b"keep-alive",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"te",
+        b"trailer",
+        b"trailers",
+        b"transfer-encoding",
+        b"upgrade",
+        b"host",
+        b"content-length",
+        b"accept-encoding",
+        b"content-encoding",
+        b"expect",
     }
 )
+_OWN = ("/healthz", "/metrics", "/admin")
 _encode = msgspec.json.encode
 
 
 class _BodyTooLarge(Exception):
+    pass
+
+
+class _ClientGone(Exception):
     pass
 
 
@@ -125,7 +136,6 @@ class Gateway:
         results: Path | None = None,
         admin_token: str | None = None,
         log_dir: Path | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.cfg = cfg
         self.log_dir = log_dir or Path(cfg.log.directory)
@@ -135,15 +145,10 @@ class Gateway:
         self.identity = Identity.from_config(cfg.identity.header, cfg.identity.keys)
         self.admin_token = admin_token
         self.metrics = _Metrics()
-        timeout = httpx.Timeout(cfg.limits.upstream_timeout_s, connect=cfg.limits.connect_timeout_s)
-        self.client = httpx.AsyncClient(
-            base_url=upstream.rstrip("/"),
-            timeout=timeout,
-            limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200),
-            transport=transport,
-        )
+        limits = cfg.limits
+        self.upstream = Upstream(upstream, limits.upstream_timeout_s, limits.connect_timeout_s)
 
-    def app(self) -> Starlette:
+    def app(self) -> ASGIApp:
         from distillguard.gateway.admin import admin_routes
 
         routes = [
@@ -151,14 +156,7 @@ class Gateway:
             Route("/metrics", self.metrics_endpoint, methods=["GET"]),
             *admin_routes(self),
             # The gateway's own paths, any other method or sub-path: answered here, not forwarded.
-            Route("/healthz", _not_here, methods=_ALL_METHODS),
-            Route("/metrics", _not_here, methods=_ALL_METHODS),
-            Route("/admin/{rest:path}", _not_here, methods=_ALL_METHODS),
-            Route(
-                "/{path:path}",
-                self.proxy,
-                methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
-            ),
+            Route("/{rest:path}", _not_here, methods=_ALL_METHODS),
         ]
 
         @contextlib.asynccontextmanager
@@ -166,10 +164,19 @@ class Gateway:
             yield
             await self.close()
 
-        return Starlette(routes=routes, lifespan=lifespan)
+        own = Starlette(routes=routes, lifespan=lifespan)
+
+        async def gateway(scope: Scope, receive: Receive, send: Send) -> None:
+            path = scope.get("path", "")
+            if scope["type"] == "http" and not (path in _OWN or path.startswith(_OWN_PREFIXES)):
+                await self.proxy(scope, receive, send)
+            else:
+                await own(scope, receive, send)
+
+        return gateway
 
     async def close(self) -> None:
-        await self.client.aclose()
+        await self.upstream.close()
         self.log.close()
 
     async def healthz(self, request: Request) -> Response:
@@ -186,30 +193,36 @@ class Gateway:
 
     # -- the proxy ---------------------------------------------------------------------------
 
-    async def proxy(self, request: Request) -> Response:
+    async def proxy(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await self._handle(scope, receive, send)
+        if response is not None:
+            await response(scope, receive, send)
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send) -> Response | None:
+        """Answer one request: a response to send, or None once it has been sent here."""
         started = time.perf_counter()
-        raw_path = request.scope.get("raw_path")  # as sent: %2F stays %2F
-        path = raw_path.decode("latin-1") if raw_path else "/" + request.path_params["path"]
-        headers = request.headers
+        raw_path = scope.get("raw_path")  # as sent: %2F stays %2F
+        path = raw_path.decode("latin-1") if raw_path else scope["path"]
+        headers, forward = _headers(scope["headers"], self.identity.header)
         call = _Call(
             started,
             "gw_" + uuid.uuid4().hex,
             self.identity.account(headers),
             path,
             {},
-            _client(request),
+            _client(scope, headers),
             self.identity.key_id(headers),
         )
         try:
-            raw = await self._read_body(request)
+            raw = await self._read_body(receive, headers)
         except _BodyTooLarge:
             limit = self.cfg.limits.max_body_bytes
             return self._refuse(
                 call, 413, "request_too_large", f"request body over {limit} bytes", "allow"
             )
-        except ClientDisconnect:
-            self._record(call, 499, None)  # the attempt is still a fact
-            return Response(status_code=499)
+        except _ClientGone:
+            self._record(call, 499, None)  # the attempt is still a fact; nobody to answer
+            return None
         call.body = _json_object(raw)
         decision = self._decide(call)
         if decision is None:
@@ -227,77 +240,54 @@ class Gateway:
         content = raw
         if degrade and call.body:
             content = _encode(degrade_request(call.body, self.cfg.degrade.max_tokens, path))
-        forward = {k: v for k, v in headers.items() if k not in _HOP}
-        if self.identity.header:
-            forward.pop(self.identity.header, None)
-        forward["accept-encoding"] = "identity"
-        query = request.url.query  # as sent: not parsed and re-encoded
-        target = f"{path}?{query}" if query else path
-        upstream = self.client.build_request(
-            request.method, target, headers=forward, content=content
-        )
+        forward.append(("accept-encoding", "identity"))
+        query = scope.get("query_string")  # as sent: not parsed and re-encoded
+        target = f"{path}?{query.decode('latin-1')}" if query else path
         self.metrics.overhead.observe(time.perf_counter() - started)
         try:
-            reply = await self.client.send(upstream, stream=True)
-        except httpx.TimeoutException:
-            self.metrics.upstream_errors.labels("timeout").inc()
-            return self._refuse(
-                call,
-                504,
-                "upstream_timeout",
-                "the model server did not answer in time",
-                decision.action,
-            )
-        except httpx.HTTPError as exc:
-            self.metrics.upstream_errors.labels("connect").inc()
-            return self._refuse(
-                call,
-                502,
-                "upstream_unreachable",
-                f"the model server could not be reached ({type(exc).__name__})",
-                decision.action,
-            )
+            reply = await self.upstream.send(scope["method"], target, forward, content)
+        except UpstreamError as exc:
+            return self._upstream_failed(call, exc)
         self.metrics.requests.labels(decision.action).inc()
-        out_headers = {k: v for k, v in reply.headers.items() if k not in _HOP}
-        out_headers["x-request-id"] = call.request_id
-        if reply.headers.get("content-type", "").startswith("text/event-stream"):
-            return StreamingResponse(
-                self._relay(call, reply, degrade), reply.status_code, out_headers
-            )
+        out = [(k, v) for k, v in reply.headers if k not in _HOP]
+        out.append((b"x-request-id", call.request_id.encode()))
+        if reply.content_type.startswith("text/event-stream"):
+            streamed = StreamingResponse(self._relay(call, reply, degrade), reply.status)
+            streamed.raw_headers = out  # as the model server sent them, repeats included
+            return streamed
         try:
-            body = await reply.aread()
-        except httpx.HTTPError:
-            self.metrics.upstream_errors.labels("read").inc()
-            return self._refuse(
-                call,
-                502,
-                "upstream_broken",
-                "the model server broke off its answer",
-                decision.action,
-            )
-        finally:
-            await reply.aclose()
+            body = await reply.read()
+        except UpstreamError as exc:
+            return self._upstream_failed(call, exc)
         answer = _json_object(body)
-        if degrade and answer and reply.status_code < 400:
+        if degrade and answer and reply.status < 400:
             answer = strip_response(answer)
             body = _encode(answer)
-        if reply.status_code >= 500:
-            self.metrics.upstream_errors.labels(str(reply.status_code)).inc()
-        self._record(call, reply.status_code, answer or None)
-        return Response(body, reply.status_code, out_headers)
+        if reply.status >= 500:
+            self.metrics.upstream_errors.labels(str(reply.status)).inc()
+        self._record(call, reply.status, answer or None)
+        out.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": reply.status, "headers": out})
+        await send({"type": "http.response.body", "body": body})
+        return None
 
-    async def _read_body(self, request: Request) -> bytes:
+    async def _read_body(self, receive: Receive, headers: dict[str, str]) -> bytes:
         limit = self.cfg.limits.max_body_bytes
-        declared = request.headers.get("content-length")
+        declared = headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > limit:
             raise _BodyTooLarge
         chunks, size = [], 0
-        async for chunk in request.stream():
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise _ClientGone
+            chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
                 raise _BodyTooLarge
             chunks.append(chunk)
-        return b"".join(chunks)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
 
     def _decide(self, call: _Call) -> Decision | None:
         try:
@@ -308,14 +298,12 @@ class Gateway:
                 return None
             return Decision("allow", "clear", f"detector error ({type(exc).__name__}): let through")
 
-    async def _relay(
-        self, call: _Call, reply: httpx.Response, degrade: bool
-    ) -> AsyncIterator[bytes]:
+    async def _relay(self, call: _Call, reply: Reply, degrade: bool) -> AsyncIterator[bytes]:
         split, record = EventSplitter(), StreamRecord()
         stripper = StreamStripper() if degrade else None
-        status = reply.status_code
+        status = reply.status
         try:
-            async for chunk in reply.aiter_bytes():
+            async for chunk in reply.chunks():
                 events = split.feed(chunk)
                 datas = [decode_data(p) if (p := event_data(e)) else None for e in events]
                 for data in datas:
@@ -333,15 +321,27 @@ class Gateway:
         except (asyncio.CancelledError, GeneratorExit):
             status = 499  # the client went away mid-stream: not a complete answer
             raise
-        except httpx.HTTPError:
+        except UpstreamError:
             # Ending the response cleanly would pass a cut answer for a whole one: the client
             # must see a broken connection, as it would without the gateway.
             self.metrics.upstream_errors.labels("stream_broken").inc()
             status = 502
             raise
         finally:
-            await reply.aclose()
+            reply.close()
             self._record(call, status, record.response())
+
+    def _upstream_failed(self, call: _Call, exc: UpstreamError) -> Response:
+        action = call.decision.action if call.decision else "allow"
+        self.metrics.upstream_errors.labels(exc.kind).inc()
+        if exc.kind == "timeout":
+            message = "the model server did not answer in time"
+            return self._refuse(call, 504, "upstream_timeout", message, action)
+        if exc.kind == "connect":
+            message = f"the model server could not be reached ({exc})"
+            return self._refuse(call, 502, "upstream_unreachable", message, action)
+        message = "the model server broke off its answer"
+        return self._refuse(call, 502, "upstream_broken", message, action)
 
     # -- refusals and the log ----------------------------------------------------------------
 
@@ -411,6 +411,7 @@ class Gateway:
 
 
 _ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+_OWN_PREFIXES = tuple(p + "/" for p in _OWN)
 
 
 async def _not_here(request: Request) -> Response:
@@ -439,9 +440,23 @@ def _json_object(raw: bytes) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _client(request: Request) -> dict[str, Any]:
-    ip = request.client.host if request.client else "0.0.0.0"
-    out: dict[str, Any] = {"ip": ip}
-    if ua := request.headers.get("user-agent"):
+def _headers(
+    raw: list[tuple[bytes, bytes]], identity_header: str | None
+) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    """The request's headers by name (the last of repeats), and those to forward, in order."""
+    named: dict[str, str] = {}
+    forward: list[tuple[str, str]] = []
+    for k, v in raw:
+        name, value = k.decode("latin-1"), v.decode("latin-1")
+        named[name] = value
+        if k not in _HOP and name != identity_header:
+            forward.append((name, value))
+    return named, forward
+
+
+def _client(scope: Scope, headers: dict[str, str]) -> dict[str, Any]:
+    peer = scope.get("client")
+    out: dict[str, Any] = {"ip": peer[0] if peer else "0.0.0.0"}
+    if ua := headers.get("user-agent"):
         out["user_agent"] = ua
     return out
