@@ -1,22 +1,23 @@
 """Latency the gateway adds in front of a model server, and how much it carries on one core.
 
-Starts the mock model server, then the gateway (pinned to one core) in front of it, and sends
-chat completions at a fixed rate (open loop: a slow server does not slow the sender down),
-first straight to the mock, then through the gateway, then through LiteLLM's proxy in front of
-the same mock (installed by this script into bench/out/gateway/litellm-venv, so the project's
-environment is untouched; ``--no-litellm`` skips it). Added latency is the difference of the
-percentiles. Record results in docs/benchmarks.md with the machine and the date. Target
-(issue #5): at most 1 ms median and 5 ms p99 added at 500 requests/s on one core, and below
-LiteLLM's.
+Starts a canned model server (bench/http_load.py: it answers every request at once, so only
+the proxy is measured), then the proxy under test pinned to one core in front of it, and sends
+chat completions at a fixed rate (open loop: a slow proxy does not slow the sender down), first
+straight to the model server, then through distillguard's gateway, then through LiteLLM's proxy
+(installed by this script into bench/out/gateway/litellm-venv, so the project's environment is
+untouched; ``--no-litellm`` skips it). Added latency is the difference of the percentiles; CPU
+per request is the proxy's own user + system time over the requests it served. Then 64 requests
+kept in flight give the most it carries. The sender and the model server share the other core.
+Record results in docs/benchmarks.md with the machine and the date. Target (issue #5): at most
+1 ms median and 5 ms p99 added at 500 requests/s on one core, and below LiteLLM's.
 
-    uv run python bench/gateway.py                     # 200 and 500 req/s, 20 s each
+    uv run python bench/gateway.py                     # 20, 200 and 500 req/s, 20 s each
     uv run python bench/gateway.py --seconds 5 --no-litellm
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import platform
@@ -31,9 +32,12 @@ from typing import Any
 
 import httpx
 import numpy as np
+import psutil
+import uvloop
+from http_load import Sender, request_bytes
 
 OUT = Path(__file__).parent / "out" / "gateway"
-CORE = 1  # the core the proxy under test runs on; the sender and the mock share the other
+CORE = 1  # the core the proxy under test runs on; the sender and the model server share core 0
 
 PROMPTS = [
     "Summarise this support ticket in two sentences: the customer cannot log in after the update.",
@@ -41,6 +45,8 @@ PROMPTS = [
     "Solve 17 * 23 and explain each step of the multiplication.",
     "Translate into French: the meeting is moved to Thursday afternoon.",
 ]
+KEY = "sk-bench-" + "5f0c" * 8  # LiteLLM refuses to start without a strong master key
+HEADERS = {"authorization": f"Bearer {KEY}", "user-agent": "bench/1.0"}
 
 
 def free_port() -> int:
@@ -58,22 +64,23 @@ def _pin(core: int) -> None:
 
 
 @contextmanager
-def running(cmd: list[str], port: int, core: int | None = None, **kw: Any) -> Iterator[str]:
-    """A server subprocess, waited for until it answers on ``port``."""
-    preexec = (lambda: _pin(core)) if core is not None else None
-    proc = subprocess.Popen(cmd, preexec_fn=preexec, stdout=subprocess.DEVNULL, **kw)
-    url = f"http://127.0.0.1:{port}"
+def running(cmd: list[str], port: int, core: int) -> Iterator[psutil.Process]:
+    """A server subprocess on ``core``, waited for until it answers on ``port``."""
+    proc = subprocess.Popen(
+        cmd, preexec_fn=lambda: _pin(core), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 180
         while True:
             try:
-                httpx.get(url + "/v1/models", timeout=1)
+                httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=2)
                 break
             except httpx.TransportError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"{cmd[0]} did not start") from None
+                    err = proc.stderr.read().decode()[-2000:] if proc.stderr else ""
+                    raise RuntimeError(f"{cmd[0]} did not start:\n{err}") from None
                 time.sleep(0.2)
-        yield url
+        yield psutil.Process(proc.pid)
     finally:
         proc.terminate()
         try:
@@ -82,128 +89,131 @@ def running(cmd: list[str], port: int, core: int | None = None, **kw: Any) -> It
             proc.kill()
 
 
-async def _load(url: str, rate: float, seconds: float, headers: dict[str, str]) -> np.ndarray:
-    """Send at ``rate`` per second for ``seconds``; the latency of each request in ms."""
-    latencies: list[float] = []
-    errors = 0
-    limits = httpx.Limits(max_connections=2000, max_keepalive_connections=2000)
-    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
-
-        async def one(i: int) -> None:
-            nonlocal errors
-            body = {
-                "model": "mock-1",
-                "messages": [{"role": "user", "content": PROMPTS[i % len(PROMPTS)]}],
-            }
-            began = time.perf_counter()
-            r = await client.post("/v1/chat/completions", json=body, headers=headers)
-            if r.status_code != 200:
-                errors += 1
-            latencies.append((time.perf_counter() - began) * 1000)
-
-        for i in range(min(int(rate), 200)):  # warm the connections and the memos
-            await one(i)
-        latencies.clear()
-        tasks = []
-        start = time.perf_counter()
-        for i in range(int(rate * seconds)):
-            delay = start + i / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(i)))
-        await asyncio.gather(*tasks)
-    if errors:
-        print(f"  {errors} requests failed", file=sys.stderr)
-    return np.array(latencies)
+def cpu_seconds(proc: psutil.Process) -> np.ndarray:
+    """User and system time of a process and its children."""
+    total = np.zeros(2)
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            t = p.cpu_times()
+            total += (t.user, t.system)
+        except psutil.NoSuchProcess:
+            pass
+    return total
 
 
-async def _closed(url: str, seconds: float, concurrency: int, headers: dict[str, str]) -> float:
-    """Requests per second with ``concurrency`` requests always in flight."""
-    done = 0
-    stop = time.perf_counter() + seconds
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
-
-        async def worker() -> None:
-            nonlocal done
-            body = {"model": "mock-1", "messages": [{"role": "user", "content": PROMPTS[0]}]}
-            while time.perf_counter() < stop:
-                await client.post("/v1/chat/completions", json=body, headers=headers)
-                done += 1
-
-        began = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return done / (time.perf_counter() - began)
+def sender(port: int) -> Sender:
+    """2,000 distinct requests, as an app sends them: a few templates, varied values (the
+    signals' memos help no more than in real traffic)."""
+    words = ["login", "billing", "invoice", "refund", "export", "latency", "upgrade", "outage"]
+    prompts = [
+        f"{PROMPTS[i % len(PROMPTS)]} Case {i}: {words[i % 8]} {words[(i * 3) % 8]} issue."
+        for i in range(2000)
+    ]
+    return Sender(port, [request_bytes(p, HEADERS) for p in prompts])
 
 
-def litellm_proxy(mock: str) -> list[str] | None:
-    """The command line of LiteLLM's proxy in front of the mock, installing it if need be."""
+def litellm_proxy(upstream: str) -> list[str] | None:
+    """The command line of LiteLLM's proxy in front of the model server, installing it if need
+    be (into its own venv). Beside ``litellm[proxy]`` go uvloop and httptools, so that it is
+    served as fast as the gateway is, and opentelemetry-sdk: without it LiteLLM retries a
+    failing import on every request (LiteLLM 1.108), which would be measured against it."""
     venv = OUT / "litellm-venv"
-    exe = venv / "bin" / "litellm"
-    if not exe.exists():
+    exe, ready = venv / "bin" / "litellm", venv / ".bench-ready"
+    if not ready.exists():
         uv = shutil.which("uv") or "uv"
         print("installing litellm[proxy] into", venv, file=sys.stderr)
-        subprocess.run([uv, "venv", "-q", str(venv)], check=True)
-        done = subprocess.run(
-            [uv, "pip", "install", "-q", "--python", str(venv / "bin" / "python"),
-             "litellm[proxy]"],
-            check=False,
-        )  # fmt: skip
+        if not venv.exists():
+            subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(venv)], check=True)
+        packages = ["litellm[proxy]", "opentelemetry-sdk", "uvloop", "httptools"]
+        python = str(venv / "bin" / "python")
+        done = subprocess.run([uv, "pip", "install", "-q", "--python", python, *packages])
         if done.returncode != 0 or not exe.exists():
             return None
+        ready.touch()
     config = OUT / "litellm.yaml"
     config.write_text(
         "model_list:\n"
         "  - model_name: mock-1\n"
-        "    litellm_params: {model: openai/mock-1, api_base: " + mock + "/v1, api_key: none}\n"
+        "    litellm_params: {model: openai/mock-1, api_base: " + upstream + "/v1, api_key: none}\n"
         "litellm_settings: {telemetry: false, drop_params: true}\n"
+        f"general_settings: {{master_key: {KEY}}}\n"
     )
     return [str(exe), "--config", str(config), "--num_workers", "1"]
 
 
-def percentiles(ms: np.ndarray) -> dict[str, float]:
-    return {"p50": float(np.percentile(ms, 50)), "p99": float(np.percentile(ms, 99))}
+def percentiles(ms: list[float]) -> dict[str, float]:
+    return {
+        "p50": round(float(np.percentile(ms, 50)), 3),
+        "p99": round(float(np.percentile(ms, 99)), 3),
+    }
+
+
+def measure(port: int, rates: list[float], seconds: float, proc: psutil.Process | None) -> Any:
+    """The most it carries, then latency and CPU per request at each rate it can carry (above
+    90% of its most, an open-loop sender only builds a queue without end)."""
+    out: dict[str, Any] = {}
+    capacity = uvloop.run(sender(port).closed_loop(min(seconds, 10), 64))
+    out["max_req_per_s"] = round(capacity)
+    for rate in rates:
+        if rate > 0.9 * capacity:
+            out[str(int(rate))] = {"saturated": True}
+            continue
+        load = sender(port)
+        before = cpu_seconds(proc) if proc else np.zeros(2)
+        ms = uvloop.run(load.open_loop(rate, seconds))
+        used = (cpu_seconds(proc) - before) / (len(ms) + 200) * 1e6 if proc else None
+        out[str(int(rate))] = {**percentiles(ms), "errors": load.errors}
+        if used is not None:  # per request, in µs, of the proxy's own process
+            out[str(int(rate))].update(cpu_user_us=round(used[0]), cpu_system_us=round(used[1]))
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rates", default="200,500", help="requests per second, comma-separated")
+    parser.add_argument(
+        "--rates",
+        default="20,200,500",
+        help="requests per second, comma-separated (20: a rate LiteLLM can carry on one core)",
+    )
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--no-litellm", action="store_true")
     args = parser.parse_args()
     rates = [float(r) for r in args.rates.split(",")]
     OUT.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(OUT / "log", ignore_errors=True)
-    dg = [sys.executable, "-m", "distillguard"]
-    results: dict[str, Any] = {"bench": "gateway", "seconds": args.seconds, "rates": {}}
-    mock_port = free_port()
-    with running([*dg, "mock-model", "--port", str(mock_port)], mock_port, core=0) as mock:
-        direct = {r: asyncio.run(_load(mock, r, args.seconds, {})) for r in rates}
+    model_port = free_port()
+    model_cmd = [sys.executable, str(Path(__file__).parent / "http_load.py"), "upstream"]
+    results: dict[str, Any] = {"bench": "gateway", "seconds": args.seconds}
+    with running([*model_cmd, str(model_port)], model_port, core=0):
+        upstream = f"http://127.0.0.1:{model_port}"
+        results["direct"] = measure(model_port, rates, args.seconds, None)
+        print("direct      ", json.dumps(results["direct"]))
+        dg = [sys.executable, "-m", "distillguard", "serve", "--upstream", upstream]
         proxies: dict[str, list[str] | None] = {
-            "distillguard": [*dg, "serve", "--upstream", mock, "--log-dir", str(OUT / "log")],
+            "distillguard": [*dg, "--log-dir", str(OUT / "log")]
         }
         if not args.no_litellm:
-            proxies["litellm"] = litellm_proxy(mock)
+            proxies["litellm"] = litellm_proxy(upstream)
         for name, cmd in proxies.items():
             if cmd is None:
                 print(f"{name}: could not be installed; skipped", file=sys.stderr)
                 continue
             port = free_port()
-            with running([*cmd, "--port", str(port)], port, core=CORE) as url:
-                headers = {"x-distillguard-account": "acct_bench", "authorization": "Bearer x"}
-                for rate in rates:
-                    through = asyncio.run(_load(url, rate, args.seconds, headers))
-                    base, via = percentiles(direct[rate]), percentiles(through)
-                    added = {k: via[k] - base[k] for k in base}
-                    results["rates"].setdefault(str(int(rate)), {})[name] = {
-                        "direct_ms": base, "through_ms": via, "added_ms": added,
-                    }  # fmt: skip
-                    print(f"{name:12} {rate:5.0f} req/s  added p50 {added['p50']:6.2f} ms"
-                          f"  p99 {added['p99']:6.2f} ms")  # fmt: skip
-                capacity = asyncio.run(_closed(url, min(args.seconds, 10), 64, headers))
-                results.setdefault("max_req_per_s_one_core", {})[name] = round(capacity)
-                print(f"{name:12} max {capacity:,.0f} req/s on one core")
-    results.update(python=platform.python_version(), date=time.strftime("%Y-%m-%d"))
+            with running([*cmd, "--port", str(port)], port, core=CORE) as proc:
+                through = measure(port, rates, args.seconds, proc)
+            for rate in map(str, map(int, rates)):
+                base, via = results["direct"][rate], through[rate]
+                if "p50" in via:
+                    via["added_p50"] = round(via["p50"] - base["p50"], 3)
+                    via["added_p99"] = round(via["p99"] - base["p99"], 3)
+            results[name] = through
+            print(f"{name:12}", json.dumps(through))
+    results.update(
+        python=platform.python_version(),
+        cpus=os.cpu_count(),
+        date=time.strftime("%Y-%m-%d"),
+    )
+    (OUT / "results.json").write_text(json.dumps(results, indent=2))
     print(json.dumps(results))
 
 
