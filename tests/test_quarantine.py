@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from distillguard.contract.examples import example_event
+from distillguard.signals.derived import derive
 from distillguard.store import Store
 from tests.conftest import NOW, RunIngest, WriteLines, parquet_rows, quarantined
 
@@ -35,6 +36,17 @@ def _with(**changes: Any) -> dict[str, Any]:
 _DELETE = object()
 
 
+def _derived(field: str, value: Any) -> dict[str, Any]:
+    """An event as a derived-retention gateway logs it, with one derived column changed."""
+    event = example_event(7)
+    derived = msgspec.to_builtins(derive(event["request"], event["endpoint"], None))
+    if value is _DELETE:
+        del derived[field]
+    else:
+        derived[field] = value
+    return {**event, "request": {}, "derived": derived}
+
+
 def _raw(event: dict[str, Any], placeholder: str, literal: bytes) -> bytes:
     """``event`` as JSON with one string value replaced by a literal msgspec cannot write."""
     return msgspec.json.encode(event).replace(f'"{placeholder}"'.encode(), literal)
@@ -54,6 +66,10 @@ CASES = [
     ("wrong_type", _with(model=12), "model"),
     ("wrong_type", _with(request="a string, not the JSON body"), "request"),
     ("wrong_type", _with(usage__input_tokens=1.5), "usage.input_tokens"),
+    ("wrong_type", _derived("lsh_0", "abc"), "derived.lsh_0"),
+    ("missing_field", _derived("capability", _DELETE), "derived.capability"),
+    ("bad_value", _derived("n_turns", -1), "derived.n_turns"),
+    ("bad_value", _derived("lsh_2", 2**64), "derived.lsh_2"),
     ("wrong_type", _with(client={"ip": ["198.51.100.1"]}), "client.ip"),
     ("bad_value", _with(request_id=""), "request_id"),
     ("bad_value", _with(client__ip="not-an-ip"), "client.ip"),

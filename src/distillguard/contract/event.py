@@ -12,6 +12,8 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import Meta
 
+from distillguard.contract.derived import Derived
+
 CONTRACT_VERSION = "1"
 
 Id = Annotated[str, Meta(min_length=1, max_length=512)]
@@ -74,7 +76,10 @@ class Event(msgspec.Struct, kw_only=True, omit_defaults=True):
     ]
     model: str
     client: Client
-    request: Annotated[dict[str, Any], Meta(description="The JSON request body as sent.")]
+    request: Annotated[
+        dict[str, Any],
+        Meta(description="The JSON request body as sent; {} when the log keeps no text."),
+    ]
     api_key_id: str | None = None
     org_id: str | None = None
     response: Annotated[
@@ -83,6 +88,13 @@ class Event(msgspec.Struct, kw_only=True, omit_defaults=True):
     status: Annotated[int, Meta(ge=100, le=599)] | None = None
     usage: Usage | None = None
     latency_ms: Annotated[float, Meta(ge=0)] | None = None
+    derived: Annotated[
+        Derived | None,
+        Meta(
+            description="What detection needs from the bodies, for a log that keeps no text "
+            "(the gateway's log.retention: derived); ingest stores it instead of reading them."
+        ),
+    ] = None
 
 
 EVENT_FIELDS = frozenset(Event.__struct_fields__)

@@ -7,13 +7,14 @@ from typing import Any
 
 import msgspec
 import pyarrow as pa
+from msgspec.structs import astuple
 
 from distillguard.contract.account import Account
-from distillguard.contract.body import view_request, view_response
+from distillguard.contract.body import view_request
 from distillguard.contract.event import Event
 from distillguard.ingest.validate import parse_asn, parse_ip
-from distillguard.signals import INTENT_SIGNALS, score_request
-from distillguard.signals.template import BANDS
+from distillguard.signals import score_request
+from distillguard.signals.derived import NO_BANDS, body_columns
 from distillguard.store.columns import ACCOUNT_COLUMNS, EVENT_COLUMNS, Column, arrow_schema
 
 _encode = msgspec.json.Encoder().encode
@@ -41,9 +42,6 @@ def rows_to_arrow(rows: list[tuple[Any, ...]], schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
-_NO_BANDS = (None,) * BANDS
-
-
 class EventRows(_Rows):
     """Column lists for a batch of events; ``keep_text`` is the store's retention."""
 
@@ -54,16 +52,19 @@ class EventRows(_Rows):
         self.keep_text = keep_text
 
     def add(self, event: Event, extra: dict[str, Any], source_file: str, source_line: int) -> None:
-        view = view_request(event.request, event.endpoint)
-        sig = score_request(view)
-        response = view_response(event.response)
+        if event.derived is not None:  # computed where the text was seen; the log has none
+            body = astuple(event.derived)
+            if None in body[-5:-1]:
+                body = (*body[:-5], *NO_BANDS, body[-1])  # the bands come whole or not at all
+        else:
+            view = view_request(event.request, event.endpoint)
+            body = body_columns(view, score_request(view), event.response)
         network = parse_ip(event.client.ip)
         assert network is not None  # the validator refused the record otherwise
         usage = event.usage
         client = event.client
-        turns = view.turns
-        last_user = view.last_user_text
         asn = parse_asn(client.asn)
+        keep_request = self.keep_text and event.derived is None
         values = (
             event.request_id,
             event.ts.astimezone(UTC),
@@ -72,7 +73,7 @@ class EventRows(_Rows):
             event.org_id,
             event.endpoint,
             event.model,
-            view.shape,
+            body[0],
             network.ip,
             network.prefix,
             network.version,
@@ -84,35 +85,8 @@ class EventRows(_Rows):
             usage.input_tokens if usage else None,
             usage.output_tokens if usage else None,
             event.latency_ms,
-            len(turns),
-            view.n_user_turns,
-            view.n_images,
-            len(view.tools),
-            view.n_tool_calls,
-            view.n_tool_results,
-            sig.system_hash,
-            sig.tool_schema,
-            len(view.system),
-            view.prompt_chars,
-            len(last_user),
-            view.tool_result_chars,
-            response.text_chars if event.response is not None else None,
-            response.reasoning_chars if event.response is not None else None,
-            view.max_tokens,
-            view.temperature,
-            view.top_p,
-            view.n,
-            view.logprobs,
-            view.stream,
-            view.response_format,
-            view.reasoning,
-            *(sig.scores[name] for name in INTENT_SIGNALS),
-            sig.capability,
-            sig.template_head,
-            sig.template_tail,
-            *(sig.bands or _NO_BANDS),
-            sig.tool_shape,
-            _encode(event.request).decode() if self.keep_text else None,
+            *body[1:],
+            _encode(event.request).decode() if keep_request else None,
             _encode(event.response).decode()
             if self.keep_text and event.response is not None
             else None,

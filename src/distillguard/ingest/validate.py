@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from distillguard.contract.account import ACCOUNT_FIELDS, Account
+from distillguard.contract.derived import DIGESTS
 from distillguard.contract.errors import Reason, RecordError
 from distillguard.contract.event import CLIENT_FIELDS, EVENT_FIELDS, USAGE_FIELDS, Event
 
@@ -137,7 +138,8 @@ class Validator:
         asn = parse_asn(event.client.asn)
         if isinstance(asn, str):
             return self.error(line, "client.asn", Reason.BAD_VALUE, f"not an ASN: {asn!r}")
-        return self._check_float32(line, event) or (event, _extras(obj))
+        problem = self._check_float32(line, event) or self._check_derived(line, event)
+        return problem or (event, _extras(obj))
 
     def account(
         self, line: int, record: bytes | dict[str, Any]
@@ -183,6 +185,22 @@ class Validator:
                 shown = text if len(text) < 40 else f"{text[:20]}...({len(text)} digits)"
                 message = f"{shown} is out of range: stored as a 32-bit float (up to ±3.4e38)"
                 return self.error(line, name, Reason.BAD_VALUE, message)
+        return None
+
+    def _check_derived(self, line: int, event: Event) -> RecordError | None:
+        derived = event.derived
+        if derived is None:
+            return None
+        for name in DIGESTS:
+            value = getattr(derived, name)
+            if value is not None and value >= 2**64:
+                message = f"{value} does not fit in 64 bits"
+                return self.error(line, f"derived.{name}", Reason.BAD_VALUE, message)
+        for name in ("temperature", "top_p"):
+            value = getattr(derived, name)
+            if value is not None and not abs(value) <= FLOAT32_MAX:
+                message = f"{value!r} is out of range: stored as a 32-bit float"
+                return self.error(line, f"derived.{name}", Reason.BAD_VALUE, message)
         return None
 
     def _explain(self, line: int, message: str) -> RecordError:
