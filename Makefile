@@ -24,6 +24,11 @@ demo: setup
 	@# Score the scan against the ground truth, with two baselines at the same false-positive rate.
 	@$(UV) run distillguard evaluate --results $(DEMO)/results --labels $(DEMO)/sim/labels.csv \
 		--out $(DEMO)/evaluation
+	@# The gateway in front of the mock model server: one account allowed, degraded, throttled and
+	@# blocked as its verdict changes, and a campaign account refused on the scan's verdict. Its log
+	@# goes into the same store, where the next scan sees what the gateway saw.
+	@$(UV) run distillguard gateway-demo --results $(DEMO)/results --out $(DEMO)/gateway
+	@$(UV) run distillguard ingest $(DEMO)/gateway/log --store $(DEMO)/store.duckdb -q
 	@# The bundled sample holds two broken records on purpose: exit 3 (some quarantined) is expected.
 	@$(UV) run distillguard ingest $(SAMPLE)/events.jsonl --accounts $(SAMPLE)/accounts.jsonl \
 		--store $(DEMO)/sample.duckdb -q; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 3 ] || exit $$rc
@@ -45,6 +50,7 @@ bench: setup
 	$(UV) run python bench/simulate.py
 	$(UV) run python bench/signals.py
 	$(UV) run python bench/scan.py
+	$(UV) run python bench/gateway.py
 
 schemas: setup
 	$(UV) run distillguard schema --out schemas

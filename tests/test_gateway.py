@@ -20,6 +20,7 @@ import msgspec
 import openai
 import pytest
 
+from distillguard.contract.derived import Derived
 from distillguard.contract.event import Event
 from distillguard.gateway.app import Gateway
 from distillguard.gateway.config import (
@@ -29,8 +30,9 @@ from distillguard.gateway.config import (
     Throttle,
     load_gateway_config,
 )
+from distillguard.gateway.local import free_port, serving
 from distillguard.gateway.mock import ANSWER, THINKING, mock_app
-from tests.gateway_servers import free_port, serving
+from distillguard.gateway.walkthrough import walk
 
 TOKEN = "admin-secret"
 ACCOUNT_HEADER = "x-distillguard-account"
@@ -268,6 +270,7 @@ def test_ingest_reads_the_gateway_log_as_it_is(gw: Running, tmp_path: Path) -> N
     gw.anthropic("acct_b").messages.create(model="mock-1", max_tokens=50, messages=MSG)
     with pytest.raises(openai.PermissionDeniedError):
         gw.openai("acct_scan_block").chat.completions.create(model="mock-1", messages=MSG)
+    gw.set_verdict("account", "acct_c", "watch")  # kept beside the log, not read as one
     store = tmp_path / "store.duckdb"
     done = subprocess.run(
         [sys.executable, "-m", "distillguard", "ingest", str(gw.log_dir), "--store", str(store)],
@@ -336,3 +339,81 @@ def test_the_account_header_is_ignored_unless_configured(upstream: str, tmp_path
             run.openai("someone-else").chat.completions.create(model="mock-1", messages=MSG)
         assert httpx.post(url + "/healthz").status_code == 404  # the gateway's own paths
         assert httpx.post(url + "/admin/anything").status_code == 404  # are never forwarded
+
+
+def test_a_derived_log_keeps_no_text_yet_ingests_to_the_same_columns(
+    upstream: str, tmp_path: Path
+) -> None:
+    secret = "zebra-quartz-7731"
+    ask: Any = [
+        {"role": "system", "content": f"You are a tutor. Code word {secret}."},
+        {"role": "user", "content": "Solve 17 * 23 and explain your reasoning step by step."},
+    ]
+    tools: Any = [{"type": "function", "function": {"name": "calc", "parameters": {}}}]
+    columns = ", ".join(Derived.__struct_fields__)
+    found: dict[str, list[tuple[Any, ...]]] = {}
+    for retention in ("full", "derived"):
+        cfg = load_gateway_config()
+        cfg.identity.header = ACCOUNT_HEADER
+        cfg.log.retention = retention  # type: ignore[assignment]
+        log = tmp_path / retention
+        gateway = Gateway(upstream, cfg, None, TOKEN, log)
+        with serving(gateway.app()) as url:
+            run = Running(url, gateway, log)
+            chat = run.openai("acct_a").chat.completions
+            chat.create(model="mock-1", messages=ask, tools=tools, temperature=0.2, max_tokens=99)
+            list(chat.create(model="mock-1", messages=ask, stream=True))
+            run.anthropic("acct_b").messages.create(
+                model="mock-1", max_tokens=50, system=ask[0]["content"], messages=ask[1:]
+            )
+        text = b"".join(p.read_bytes() for p in log.glob("events-*.jsonl"))
+        kept = [word.encode() in text for word in (secret, "17 * 23", ANSWER, THINKING)]
+        assert kept == [retention == "full"] * 4  # no prompt or answer text in a derived log
+        store = tmp_path / f"{retention}.duckdb"
+        done = subprocess.run(
+            [sys.executable, "-m", "distillguard", "ingest", str(log), "--store", str(store)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        with duckdb.connect(str(store), read_only=True) as db:
+            found[retention] = db.execute(
+                f"SELECT {columns} FROM events ORDER BY account_id, ts"
+            ).fetchall()
+            stored_text = db.execute("SELECT count(request_json) FROM events").fetchone()
+        assert stored_text == ((3,) if retention == "full" else (0,))
+    assert found["full"] == found["derived"]  # the same columns, computed by the same code
+    first = dict(zip(Derived.__struct_fields__, found["derived"][0], strict=True))
+    assert first["n_tools"] == 1
+    assert first["max_tokens"] == 99
+    assert first["reasoning_elicitation"] > 0
+    assert first["response_reasoning_chars"] == len(THINKING)
+
+
+def test_the_walkthrough_shows_each_action_as_the_verdict_changes(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "accounts.csv").write_text(
+        "account_id,risk,verdict,cluster_id,campaign_id,reasons\n"
+        "acct_farm_1,0.97,block,c1,k1,shared payment method\n"
+        "acct_shop,0.01,clear,,,\n"
+    )
+    said: list[object] = []
+    steps = walk(results, tmp_path / "demo", said.append)
+    seen = [(s.account, s.verdict, s.action, s.status) for s in steps]
+    assert seen == [
+        ("acct_shop", "clear", "allow", 200),
+        ("acct_shop", "watch", "degrade", 200),
+        *[("acct_shop", "challenge", "allow", 200)] * 3,  # within its throttled rate
+        *[("acct_shop", "challenge", "throttle", 429)] * 2,
+        ("acct_shop", "block", "block", 403),
+        ("acct_shop", "clear", "allow", 200),
+        ("acct_farm_1", "block", "block", 403),  # on the scan's verdict alone
+    ]
+    assert [s.said for s in steps[:2]] == [
+        "answered, reasoning kept",
+        "answered, reasoning stripped",
+    ]
+    assert steps[5].said.startswith("rate_limited, retry after")
+    assert len(said) > len(steps)  # the analyst's changes are shown between the requests

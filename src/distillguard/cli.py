@@ -14,7 +14,7 @@ from rich.table import Table
 from distillguard import __version__
 from distillguard.contract.schema import SCHEMAS, json_schema, write_schemas
 from distillguard.evaluate.command import evaluate_command
-from distillguard.gateway.command import mock_model_command, serve_command
+from distillguard.gateway.command import gateway_demo_command, mock_model_command, serve_command
 from distillguard.ingest.command import ingest_command
 from distillguard.scan.command import scan_command
 from distillguard.signals.command import signals_command
@@ -108,6 +108,7 @@ app.command("simulate")(simulate_command)
 app.command("evaluate")(evaluate_command)
 app.command("serve")(serve_command)
 app.command("mock-model")(mock_model_command)
+app.command("gateway-demo")(gateway_demo_command)
 
 
 def main() -> None:

@@ -15,11 +15,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import itertools
+import os
 import time
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from distillguard.contract.body import view_request
+from distillguard.contract.body import RequestView, view_request
 from distillguard.gateway.config import GatewayConfig
 from distillguard.gateway.degrade import StreamStripper, degrade_request, strip_response
 from distillguard.gateway.eventlog import EventLog
@@ -53,7 +53,8 @@ from distillguard.gateway.stream import (
 )
 from distillguard.gateway.upstream import Reply, Upstream, UpstreamError
 from distillguard.gateway.verdicts import VerdictBook
-from distillguard.signals.request import score_request
+from distillguard.signals.derived import derive
+from distillguard.signals.request import RequestSignals, score_request
 
 # Hop-by-hop headers, and those the gateway sets itself (the body may change when degraded).
 _HOP = frozenset(
@@ -98,6 +99,24 @@ class _Call:
     client: dict[str, Any]
     key_id: str | None
     decision: Decision | None = None
+    view: RequestView | None = None
+    signals: RequestSignals | None = None
+    observed: bool = False
+
+
+class _Clock:
+    """UTC timestamps in RFC 3339, the date and time formatted once a second."""
+
+    def __init__(self) -> None:
+        self._second, self._prefix = -1, ""
+
+    def now(self) -> str:
+        now = time.time()
+        second = int(now)
+        if second != self._second:
+            self._second = second
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        return f"{self._prefix}.{int((now - second) * 1e6):06d}Z"
 
 
 class _Metrics:
@@ -126,6 +145,14 @@ class _Metrics:
             "Whole request, upstream included",
             registry=self.registry,
         )
+        self._by_action: dict[str, Counter] = {}
+
+    def count(self, action: str) -> None:
+        """One request more with this action (the labelled child kept: labels() costs)."""
+        child = self._by_action.get(action)
+        if child is None:
+            child = self._by_action[action] = self.requests.labels(action)
+        child.inc()
 
 
 class Gateway:
@@ -140,11 +167,15 @@ class Gateway:
         self.cfg = cfg
         self.log_dir = log_dir or Path(cfg.log.directory)
         self.log = EventLog(self.log_dir, cfg.log.segment_mb << 20, cfg.log.fsync)
-        self.book = VerdictBook(results, self.log_dir / "manual-verdicts.json")
+        self.book = VerdictBook(results, manual_verdicts_path(cfg, self.log_dir))
         self.policy = Policy(cfg, self.book)
         self.identity = Identity.from_config(cfg.identity.header, cfg.identity.keys)
         self.admin_token = admin_token
         self.metrics = _Metrics()
+        self.keep_text = cfg.log.retention == "full"
+        self._clock = _Clock()
+        # Request ids: random per process, then counted (uuid4 costs a system call each).
+        self._id_prefix, self._ids = os.urandom(11).hex(), itertools.count()
         limits = cfg.limits
         self.upstream = Upstream(upstream, limits.upstream_timeout_s, limits.connect_timeout_s)
 
@@ -206,7 +237,7 @@ class Gateway:
         headers, forward = _headers(scope["headers"], self.identity.header)
         call = _Call(
             started,
-            "gw_" + uuid.uuid4().hex,
+            f"gw_{self._id_prefix}{next(self._ids):010x}",
             self.identity.account(headers),
             path,
             {},
@@ -245,10 +276,12 @@ class Gateway:
         target = f"{path}?{query.decode('latin-1')}" if query else path
         self.metrics.overhead.observe(time.perf_counter() - started)
         try:
-            reply = await self.upstream.send(scope["method"], target, forward, content)
+            reply = await self.upstream.send(
+                scope["method"], target, forward, content, meanwhile=lambda: self._observe(call)
+            )
         except UpstreamError as exc:
             return self._upstream_failed(call, exc)
-        self.metrics.requests.labels(decision.action).inc()
+        self.metrics.count(decision.action)
         out = [(k, v) for k, v in reply.headers if k not in _HOP]
         out.append((b"x-request-id", call.request_id.encode()))
         if reply.content_type.startswith("text/event-stream"):
@@ -290,13 +323,35 @@ class Gateway:
                 return b"".join(chunks)
 
     def _decide(self, call: _Call) -> Decision | None:
+        """The action for this request. With ``on_detector_error: closed`` its signals are read
+        first, so that a detector error refuses it; otherwise the account's state so far
+        decides, and the signals are read while the model server works (``_observe``)."""
         try:
-            signals = score_request(view_request(call.body, call.path)) if call.body else None
-            return self.policy.decide(call.account, signals)
+            if self.cfg.on_detector_error == "closed":
+                self._observe(call, strict=True)
+            return self.policy.decide(call.account)
         except Exception as exc:  # the detector must never be why a request is lost
             if self.cfg.on_detector_error == "closed":
                 return None
             return Decision("allow", "clear", f"detector error ({type(exc).__name__}): let through")
+
+    def _observe(self, call: _Call, strict: bool = False) -> None:
+        """Read the request's signals (for its event) and count them in the account's online
+        state; once per request. Errors are noted in the event's ``why`` unless ``strict``."""
+        if call.observed:
+            return
+        call.observed = True
+        if not call.body:
+            return
+        try:
+            call.view = view_request(call.body, call.path)
+            call.signals = score_request(call.view)
+            self.policy.observe(call.account, call.signals)
+        except Exception as exc:
+            if strict:
+                raise
+            if call.decision is not None:
+                call.decision.why += f"; detector error ({type(exc).__name__})"
 
     async def _relay(self, call: _Call, reply: Reply, degrade: bool) -> AsyncIterator[bytes]:
         split, record = EventSplitter(), StreamRecord()
@@ -346,7 +401,7 @@ class Gateway:
     # -- refusals and the log ----------------------------------------------------------------
 
     def _refuse_by(self, call: _Call, decision: Decision) -> Response:
-        self.metrics.requests.labels(decision.action).inc()
+        self.metrics.count(decision.action)
         if decision.action == "throttle":
             response = self._refuse(
                 call,
@@ -381,9 +436,10 @@ class Gateway:
         return JSONResponse(body, status, headers={"x-request-id": call.request_id})
 
     def _record(self, call: _Call, status: int, response: dict[str, Any] | None) -> None:
+        self._observe(call)  # refused, or the model server failed before it could be done
         decision = call.decision
         event: dict[str, Any] = {
-            "ts": datetime.now(UTC).isoformat(),
+            "ts": self._clock.now(),
             "request_id": call.request_id,
             "account_id": call.account,
             "endpoint": call.path,
@@ -400,6 +456,10 @@ class Gateway:
             usage = usage_counts(response.get("usage"))
             if usage:
                 event["usage"] = usage
+        if self.keep_text is False:  # retention derived: what detection needs, not the text
+            event["derived"] = derive(call.body, call.path, response, call.view, call.signals)
+            event["request"] = {}
+            event.pop("response", None)
         if decision is not None:
             event["gateway"] = {
                 "action": decision.action,
@@ -408,6 +468,14 @@ class Gateway:
             }
         self.log.append(event)
         self.metrics.duration.observe(time.perf_counter() - call.started)
+
+
+def manual_verdicts_path(cfg: GatewayConfig, log_dir: Path) -> Path:
+    """Where manual verdicts are kept: beside the log directory, never in it (ingest reads
+    every log file there)."""
+    if cfg.manual_verdicts:
+        return Path(cfg.manual_verdicts)
+    return log_dir.parent / f"{log_dir.name}-manual-verdicts.json"
 
 
 _ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]

@@ -82,3 +82,47 @@ def mock_model_command(
     from distillguard.gateway.mock import mock_app
 
     uvicorn.run(mock_app(), host=host, port=port, log_level="warning", access_log=False)
+
+
+def gateway_demo_command(
+    results: Annotated[
+        Path | None,
+        typer.Option(help="A scan's output directory: its verdicts are enforced too."),
+    ] = None,
+    out: Annotated[
+        Path, typer.Option(help="Where the gateway's log and the demo's key map go.")
+    ] = Path("gateway-demo"),
+) -> None:
+    """Watch the gateway act on one account as its verdict changes.
+
+    Starts the mock model server and the gateway on 127.0.0.1, then sends chat completions as a
+    customer while an analyst changes the account's verdict through the admin API: allowed,
+    degraded (reasoning stripped), throttled (429), blocked (403), lifted. With --results, an
+    account the scan blocked is refused too. Read the log with `distillguard ingest OUT/log`.
+
+      distillguard gateway-demo --results .demo/results --out .demo/gateway
+    """
+    from rich.console import Console
+
+    from distillguard.gateway.walkthrough import Step, walk
+
+    console = Console(highlight=False)
+    header = f"  [bold]{'account':<18} {'verdict':<9} {'action':<8} status answer[/bold]"
+
+    def show(item: Step | str) -> None:
+        nonlocal header
+        if isinstance(item, str):
+            console.print(f"[dim]{item}[/dim]")
+            return
+        if header:
+            console.print(header)
+            header = ""
+        colour = "green" if item.status == 200 else "red"
+        console.print(
+            f"  {item.account:<18} {item.verdict:<9} {item.action:<8} "
+            f"[{colour}]{item.status}[/{colour}]    {item.said}"
+        )
+
+    console.print("[bold]Gateway walkthrough[/bold]: one account, its verdict changing")
+    walk(results, out, show)
+    console.print(f"Every request is in {out / 'log'}: distillguard ingest {out / 'log'} ...")

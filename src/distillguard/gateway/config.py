@@ -48,6 +48,7 @@ class LogSettings(msgspec.Struct, forbid_unknown_fields=True):
     directory: str = "gateway-log"
     segment_mb: int = 256
     fsync: bool = False
+    retention: Literal["full", "derived"] = "full"
 
 
 class GatewayConfig(msgspec.Struct, forbid_unknown_fields=True):
@@ -67,6 +68,7 @@ class GatewayConfig(msgspec.Struct, forbid_unknown_fields=True):
     limits: Limits = msgspec.field(default_factory=Limits)
     on_detector_error: Literal["open", "closed"] = "open"
     log: LogSettings = msgspec.field(default_factory=LogSettings)
+    manual_verdicts: str | None = None  # default: LOG_DIR-manual-verdicts.json beside the log
 
 
 def load_gateway_config(path: Path | None = None) -> GatewayConfig:

@@ -52,11 +52,18 @@ class Policy:
             self._online.move_to_end(account)
         return state
 
-    def decide(self, account: str, signals: RequestSignals | None) -> Decision:
+    def observe(self, account: str, signals: RequestSignals) -> None:
+        """Count one request's signals in the account's online state."""
+        self._state(account).eliciting.append(signals.scores["reasoning_elicitation"] >= 0.6)
+
+    def decide(self, account: str, signals: RequestSignals | None = None) -> Decision:
+        """The action for an account's request; with ``signals``, counted first. Without, the
+        online rule judges on the requests seen so far: the gateway then reads this request's
+        signals while the model server works, so the detector adds none of its time."""
+        if signals is not None:
+            self.observe(account, signals)
         state = self._state(account)
         verdict, why = self.book.lookup(account)
-        if signals is not None:
-            state.eliciting.append(signals.scores["reasoning_elicitation"] >= 0.6)
         if verdict == "clear" and not why and len(state.eliciting) == state.eliciting.maxlen:
             share = sum(state.eliciting) / len(state.eliciting)
             if share >= self.cfg.online.elicitation_share:

@@ -16,8 +16,8 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections import deque
-from collections.abc import AsyncIterator, Iterable
-from typing import cast
+from collections.abc import AsyncIterator, Callable, Iterable
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import httptools
@@ -25,6 +25,11 @@ import httptools
 _HIGH, _LOW = 1 << 20, 1 << 18  # pause the server above 1 MiB unread, resume under 256 KiB
 _IDLE_S = 4.0  # below common server keep-alive timeouts (uvicorn: 5 s), so races stay rare
 _MAX_IDLE = 256
+
+
+def _expire(waiting: asyncio.Future[Any]) -> None:
+    if not waiting.done():
+        waiting.set_exception(TimeoutError())
 
 
 class UpstreamError(Exception):
@@ -81,14 +86,16 @@ class Reply:
             self._conn.abort()
 
     async def _wait(self) -> None:
-        self._waiter = asyncio.get_running_loop().create_future()
+        conn = self._conn
+        self._waiter = waiter = conn.loop.create_future()
+        timer = conn.loop.call_later(conn.pool.read_timeout_s, _expire, waiter)
         try:
-            async with asyncio.timeout(self._conn.pool.read_timeout_s):
-                await self._waiter
+            await waiter
         except TimeoutError:
-            self._conn.abort()
+            conn.abort()
             raise UpstreamError("timeout", "the model server stopped sending") from None
         finally:
+            timer.cancel()
             self._waiter = None
 
     # Fed by the connection.
@@ -116,8 +123,9 @@ class Reply:
 class _Connection(asyncio.Protocol):
     """One connection to the model server, answering one request at a time."""
 
-    def __init__(self, pool: Upstream) -> None:
+    def __init__(self, pool: Upstream, loop: asyncio.AbstractEventLoop) -> None:
         self.pool = pool
+        self.loop = loop  # kept: each get_running_loop() is a getpid() system call
         self.parser = httptools.HttpResponseParser(self)
         self.transport: asyncio.Transport | None = None
         self.head: asyncio.Future[Reply] | None = None
@@ -133,18 +141,24 @@ class _Connection(asyncio.Protocol):
     def usable(self) -> bool:
         return self.transport is not None and not self.transport.is_closing()
 
-    async def request(self, data: bytes, head_only: bool) -> Reply:
+    async def request(
+        self, data: bytes, head_only: bool, meanwhile: Callable[[], None] | None
+    ) -> Reply:
         assert self.transport is not None
-        loop = asyncio.get_running_loop()
-        self.head, self.reply = loop.create_future(), None
-        self.answered, self.head_only = False, head_only
+        head: asyncio.Future[Reply] = self.loop.create_future()
+        self.head = head
+        self.reply, self.answered, self.head_only = None, False, head_only
         self.transport.write(data)
+        if meanwhile is not None:
+            meanwhile()
+        timer = self.loop.call_later(self.pool.read_timeout_s, _expire, head)
         try:
-            async with asyncio.timeout(self.pool.read_timeout_s):
-                return await self.head
+            return await head
         except TimeoutError:
             self.abort()
             raise UpstreamError("timeout", "the model server did not answer in time") from None
+        finally:
+            timer.cancel()
 
     def pause(self) -> None:
         if not self.paused and self.transport is not None:
@@ -244,9 +258,15 @@ class Upstream:
         self._open: set[_Connection] = set()
 
     async def send(
-        self, method: str, target: str, headers: Iterable[tuple[str, str]], body: bytes
+        self,
+        method: str,
+        target: str,
+        headers: Iterable[tuple[str, str]],
+        body: bytes,
+        meanwhile: Callable[[], None] | None = None,
     ) -> Reply:
-        """Send a request; the reply comes back once its headers are in."""
+        """Send a request; the reply comes back once its headers are in. ``meanwhile`` runs
+        once, as soon as the request is on its way, while the model server works on it."""
         lines = [f"{method} {self.prefix}{target} HTTP/1.1\r\n".encode("latin-1")]
         lines.append(b"host: " + self.authority + b"\r\n")
         lines.extend(f"{k}: {v}\r\n".encode("latin-1") for k, v in headers)
@@ -256,8 +276,9 @@ class Upstream:
         data = b"".join(lines) + body
         for attempt in range(2):
             conn, reused = await self._checkout()
+            task, meanwhile = meanwhile, None
             try:
-                return await conn.request(data, method == "HEAD")
+                return await conn.request(data, method == "HEAD", task)
             except _NotAnswered:
                 if reused and attempt == 0:
                     continue
@@ -266,7 +287,7 @@ class Upstream:
 
     def keep(self, conn: _Connection) -> None:
         if len(self._idle) < _MAX_IDLE:
-            conn.idle_since = asyncio.get_running_loop().time()
+            conn.idle_since = conn.loop.time()
             self._idle.append(conn)
         else:
             conn.abort()
@@ -277,10 +298,9 @@ class Upstream:
             self._idle.remove(conn)
 
     async def _checkout(self) -> tuple[_Connection, bool]:
-        now = asyncio.get_running_loop().time()
         while self._idle:
             conn = self._idle.pop()  # the most recently used: the least likely to be closed
-            if conn.usable and now - conn.idle_since < _IDLE_S:
+            if conn.usable and conn.loop.time() - conn.idle_since < _IDLE_S:
                 return conn, True
             conn.abort()
         return await self._connect(), False
@@ -290,7 +310,7 @@ class Upstream:
         try:
             async with asyncio.timeout(self.connect_timeout_s):
                 _, conn = await loop.create_connection(
-                    lambda: _Connection(self),
+                    lambda: _Connection(self, loop),
                     self.host,
                     self.port,
                     ssl=self.ssl,

@@ -1,4 +1,5 @@
-"""Real servers on 127.0.0.1 for the gateway tests: the mock model server and the gateway."""
+"""ASGI apps served on 127.0.0.1 in a thread: the gateway and the mock model server, for the
+tests and the walkthrough (`distillguard gateway-demo`)."""
 
 from __future__ import annotations
 
