@@ -32,7 +32,9 @@ from distillguard.gateway.config import (
 )
 from distillguard.gateway.local import free_port, serving
 from distillguard.gateway.mock import ANSWER, THINKING, mock_app
+from distillguard.gateway.verdicts import VerdictBook
 from distillguard.gateway.walkthrough import walk
+from distillguard.verdicts.config import ConfigError
 
 TOKEN = "admin-secret"
 ACCOUNT_HEADER = "x-distillguard-account"
@@ -262,6 +264,37 @@ def test_a_new_scan_takes_effect_without_restart(gw: Running) -> None:
         time.sleep(0.2)
     else:
         pytest.fail("the new verdict was not enforced within 5 s")
+
+
+def test_a_verdict_set_elsewhere_takes_effect_and_a_broken_file_keeps_the_old(
+    gw: Running,
+) -> None:
+    client = gw.openai("acct_console")
+    client.chat.completions.create(model="mock-1", messages=MSG)
+    # The console writes into the gateway's manual verdicts file through its own book.
+    console = VerdictBook(gw.gateway.book.results, gw.gateway.book.manual_path)
+    console.set_manual("account", "acct_console", "block")
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            client.chat.completions.create(model="mock-1", messages=MSG)
+        except openai.PermissionDeniedError:
+            break
+        time.sleep(0.2)
+    else:
+        pytest.fail("the console's verdict was not enforced within 5 s")
+    gw.set_verdict("account", "acct_other", "watch")  # the gateway's own write keeps the block
+    assert console.manual["account"] == {"acct_console": "block"}
+    assert json.loads(gw.gateway.book.manual_path.read_text())["account"] == {
+        "acct_console": "block",
+        "acct_other": "watch",
+    }
+    gw.gateway.book.manual_path.write_text("{not json")  # broken mid-edit: keep enforcing
+    time.sleep(1.2)
+    with pytest.raises(openai.PermissionDeniedError):
+        client.chat.completions.create(model="mock-1", messages=MSG)
+    with pytest.raises(ConfigError, match="not a manual verdicts file"):
+        VerdictBook(None, gw.gateway.book.manual_path)  # and a new gateway says why
 
 
 def test_ingest_reads_the_gateway_log_as_it_is(gw: Running, tmp_path: Path) -> None:

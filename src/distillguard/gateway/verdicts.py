@@ -3,7 +3,8 @@
 Scan verdicts are read from ``RESULTS/accounts.csv`` (the output contract) and read again when
 the file changes, at most once a second, so a new scan takes effect without a restart. Manual
 verdicts, for accounts or whole clusters, are kept in a JSON file beside the log and win over
-the scan's: an account's own manual verdict first, then its cluster's, then the scan's.
+the scan's: an account's own manual verdict first, then its cluster's, then the scan's. That
+file is read again when it changes too: the console writes verdicts into it.
 
 >>> import tempfile, pathlib
 >>> with tempfile.TemporaryDirectory() as d:
@@ -15,7 +16,9 @@ the scan's: an account's own manual verdict first, then its cluster's, then the 
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import fcntl
 import json
 import os
 import threading
@@ -23,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Literal
 
-from distillguard.verdicts.config import VERDICTS
+from distillguard.verdicts.config import VERDICTS, ConfigError
 
 Scope = Literal["account", "cluster"]
 
@@ -37,17 +40,45 @@ class VerdictBook:
         self._stamp: tuple[int, int] | None = None
         self._checked = 0.0
         self.manual: dict[str, dict[str, str]] = {"account": {}, "cluster": {}}
-        if manual_path.exists():
-            data = json.loads(manual_path.read_text(encoding="utf-8"))
-            self.manual = {
-                "account": dict(data.get("account", {})),
-                "cluster": dict(data.get("cluster", {})),
-            }
+        self._manual_stamp: tuple[int, int] | None = None
+        try:
+            self._read_manual()
+        except ValueError as exc:
+            raise ConfigError(f"{manual_path}: not a manual verdicts file ({exc})") from None
         self.reload()
+
+    def _read_manual(self, locked: bool = False) -> bool:
+        """Read the manual verdicts again if the file changed; ValueError if it is broken."""
+        try:
+            st = os.stat(self.manual_path)
+        except FileNotFoundError:
+            return False
+        stamp = (st.st_mtime_ns, st.st_size)
+        if stamp == self._manual_stamp:
+            return False
+        try:
+            data = json.loads(self.manual_path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(str(exc)) from None
+        if not isinstance(data, dict):
+            raise ValueError('expected {"account": {...}, "cluster": {...}}')
+        manual = {s: data.get(s) or {} for s in ("account", "cluster")}
+        for scope, verdicts in manual.items():
+            if not isinstance(verdicts, dict) or not set(verdicts.values()) <= set(VERDICTS):
+                raise ValueError(f"{scope}: each value must be one of {VERDICTS}")
+        fresh = {k: {str(a): str(v) for a, v in m.items()} for k, m in manual.items()}
+        if locked:  # the caller holds self._lock
+            self.manual, self._manual_stamp = fresh, stamp
+        else:
+            with self._lock:
+                self.manual, self._manual_stamp = fresh, stamp
+        return True
 
     def reload(self, force: bool = False) -> bool:
         """Read the scan's verdicts again if the file changed; True when it was read."""
         self._checked = time.monotonic()
+        with contextlib.suppress(ValueError):  # broken or mid-write: keep what is in force
+            self._read_manual()
         if self.results is None:
             return False
         path = self.results / "accounts.csv"
@@ -93,11 +124,20 @@ class VerdictBook:
         """Set (or with None, lift) a manual verdict, and keep it across restarts."""
         if verdict is not None and verdict not in VERDICTS:
             raise ValueError(f"verdict must be one of {VERDICTS}, not {verdict!r}")
-        with self._lock:
+        lock = self.manual_path.with_name(self.manual_path.name + ".lock")
+        with open(lock, "a") as held, self._lock:
+            # The gateway and the console both write this file: take the lock, read what the
+            # other wrote, change one entry, write it whole.
+            fcntl.flock(held, fcntl.LOCK_EX)
+            self._manual_stamp = None
+            with contextlib.suppress(ValueError):
+                self._read_manual(locked=True)
             if verdict is None:
                 self.manual[scope].pop(key, None)
             else:
                 self.manual[scope][key] = verdict
-            tmp = self.manual_path.with_suffix(".tmp")
+            tmp = self.manual_path.with_suffix(f".{os.getpid()}.tmp")
             tmp.write_text(json.dumps(self.manual, indent=1, sort_keys=True), encoding="utf-8")
             os.replace(tmp, self.manual_path)  # never half a file, also if killed here
+            st = os.stat(self.manual_path)
+            self._manual_stamp = (st.st_mtime_ns, st.st_size)
