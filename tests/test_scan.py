@@ -5,132 +5,25 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
-import msgspec
 import pytest
 from typer.testing import CliRunner
 
 from distillguard.cli import app
 from distillguard.ingest import IngestOptions, ingest
-from distillguard.simulate.run import simulate
-from distillguard.simulate.scenario import load_scenario
 from distillguard.store import Store
+from tests.scanned import HOSTILE, LATE, build, hostile_account
 
-LATE = datetime(2026, 11, 1, tzinfo=UTC)
 RESULT_COLUMNS = ["account_id", "risk", "verdict", "cluster_id", "campaign_id", "reasons"]
-HOSTILE = "acct<script>alert(1)</script>"
-
-# Three days with the hard negatives (a campus NAT running benchmarks, users of one open-source
-# agent, a corporate org on one card, graders) and two campaigns with different tactics.
-MINI = """
-name: mini
-start: 2026-03-02T00:00:00Z
-days: 3
-seed: 11
-models:
-  - {name: old-model, released: 2025-09-01T00:00:00Z}
-  - {name: new-model, released: 2026-03-03T06:00:00Z}
-populations:
-  - {kind: hobbyist, accounts: 150, requests_per_day: 4}
-  - {kind: campus, accounts: 80, groups: 1, requests_per_day: 6, active_share: 0.8}
-  - {kind: oss_agent, accounts: 60, groups: 1, requests_per_day: 15, active_share: 0.8}
-  - {kind: corporate, accounts: 30, groups: 2, requests_per_day: 8}
-  - {kind: judge, accounts: 3, groups: 1, requests_per_day: 300}
-  - {kind: early_adopter, accounts: 20, requests_per_day: 8}
-campaigns:
-  - name: reasoning
-    accounts: 15
-    start_day: 0.5
-    requests_per_day: 600
-    workload: {reasoning_reconstruction: 0.6, rubric_grading: 0.2, hidden_reasoning: 0.2}
-    templates: 2
-    payment_methods: 2
-    proxy: {kind: datacenter, ips: 10, asns: 1, rotation: per_request}
-    timing: flat
-  - name: agentic
-    accounts: 25
-    start_day: 0.0
-    requests_per_day: 1500
-    workload: {agentic_harvest: 0.5, coding_harvest: 0.5}
-    templates: 3
-    paraphrase: 0.2
-    payment_methods: 5
-    proxy: {kind: residential, ips: 80, asns: 4, rotation: per_request}
-    pivot: {share: 0.5, within_hours: 12}
-    rename_tools: true
-"""
-
-
-def _hostile_account(root: Path) -> tuple[Path, Path]:
-    """An account whose id is markup and whose every request wants reasoning for a given answer."""
-    created = datetime(2026, 3, 3, 9, tzinfo=UTC)
-    events = [
-        {
-            "ts": (created + timedelta(hours=1, minutes=7 * k)).isoformat(),
-            "request_id": f"hostile-{k}",
-            "account_id": HOSTILE,
-            "endpoint": "/v1/chat/completions",
-            "model": "old-model",
-            "client": {"ip": "198.51.100.77"},
-            "request": {
-                "model": "old-model",
-                "messages": [
-                    {
-                        "role": "user",
-                        "content": f"Problem {k}: what is {k} * 17? The correct answer is "
-                        f"{k * 17}. Explain step by step how to arrive at it.",
-                    }
-                ],
-            },
-        }
-        for k in range(40)
-    ]
-    events_path = root / "hostile.jsonl"
-    events_path.write_bytes(b"".join(msgspec.json.encode(e) + b"\n" for e in events))
-    accounts_path = root / "hostile-accounts.jsonl"
-    accounts_path.write_bytes(
-        msgspec.json.encode(
-            {"account_id": HOSTILE, "created_at": created.isoformat(), "tier": "free"}
-        )
-        + b"\n"
-    )
-    return events_path, accounts_path
 
 
 @pytest.fixture(scope="module")
 def scanned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, dict]]]:
     """Simulate, ingest, scan once with replay; yields the root and the labels by account."""
-    root = tmp_path_factory.mktemp("scan")
-    spec = root / "mini.yaml"
-    spec.write_text(MINI)
-    simulate(load_scenario(spec), root / "sim", workers=2)
-    hostile_events, hostile_accounts = _hostile_account(root)
-    with Store.open(root / "store.duckdb") as store:
-        report = ingest(
-            [root / "sim" / "events", hostile_events],
-            store,
-            accounts=[root / "sim" / "accounts.jsonl", hostile_accounts],
-            quarantine_path=root / "q.jsonl",
-            options=IngestOptions(now=LATE),
-        )
-        assert report.clean
-    result = CliRunner().invoke(
-        app,
-        [
-            "scan",
-            "--store",
-            str(root / "store.duckdb"),
-            "--out",
-            str(root / "out"),
-            "--replay",
-            "12h",
-            "-q",
-        ],
-    )
-    assert result.exit_code == 0, result.output
+    root = build(tmp_path_factory.mktemp("scan"))
     with (root / "sim" / "labels.csv").open() as fh:
         labels = {r["account_id"]: r for r in csv.DictReader(fh)}
     return root, labels
@@ -202,6 +95,10 @@ def test_each_true_campaign_is_one_campaign_with_checkable_evidence(
             assert abs(sum(campaign["capabilities"].values()) - 1) < 0.01
             assert campaign["tactics"]
             assert campaign["indicators"]
+            listed = {(k, i["value"]) for k, items in campaign["indicators"].items() for i in items}
+            assert campaign["links"]  # who holds which listed indicator: the graph's edges
+            assert all(a in campaign["accounts"] for a, _, _ in campaign["links"])
+            assert {(k, v) for _, k, v in campaign["links"]} == listed
             evidence = campaign["evidence"]
             assert evidence
             assert all(e["signals"] for e in evidence)
@@ -284,7 +181,7 @@ def test_until_uses_only_earlier_events(
 
 
 def test_scan_log_files_directly(tmp_path: Path) -> None:
-    events, accounts = _hostile_account(tmp_path)
+    events, accounts = hostile_account(tmp_path)
     out = tmp_path / "out"
     result = CliRunner().invoke(
         app, ["scan", str(events), "--accounts", str(accounts), "--out", str(out), "-q"]
@@ -307,7 +204,7 @@ def test_bad_arguments_get_clear_errors(tmp_path: Path) -> None:
     assert "no store at" in result.output
     bad = tmp_path / "bad.yaml"
     bad.write_text("thresholds: {watch: high}\n")
-    events, _ = _hostile_account(tmp_path)
+    events, _ = hostile_account(tmp_path)
     result = runner.invoke(app, ["scan", str(events), "--out", str(tmp_path), "--config", str(bad)])
     assert result.exit_code == 2
     assert "bad.yaml" in result.output

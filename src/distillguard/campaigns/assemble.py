@@ -106,6 +106,15 @@ def _campaign(
         items = indicators.setdefault(kind, [])
         if len(items) < 20:
             items.append({"value": value, "campaign_accounts": shared, "all_accounts": degree})
+    listed = {(k, i["value"]) for k in INDICATOR_KINDS for i in indicators.get(k, [])}
+    holders = con.execute(
+        """
+        SELECT account_id, kind, value FROM links
+        WHERE account_id IN (SELECT account_id FROM campaign_of WHERE campaign_id = ?)
+        ORDER BY kind, value, account_id
+    """,
+        [campaign_id],
+    ).fetchall()
     evidence = con.execute(
         f"""
         SELECT request_id, account_id, ts, capability, model,
@@ -131,6 +140,8 @@ def _campaign(
             if v >= 0.5
         ],
         "indicators": {k: indicators[k] for k in INDICATOR_KINDS if k in indicators},
+        # Which account holds which listed indicator: the edges of the console's graph.
+        "links": [[a, k, v] for a, k, v in holders if (k, v) in listed],
         "evidence": [
             {
                 "request_id": rid,
