@@ -6,7 +6,7 @@ SAMPLE := src/distillguard/data/sample
 export UV_SYSTEM_CERTS ?= 1
 DEMO := .demo
 
-.PHONY: setup demo test lint typecheck bench schemas clean
+.PHONY: setup demo console test lint typecheck bench schemas clean
 
 setup:
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -34,6 +34,13 @@ demo: setup
 		--store $(DEMO)/sample.duckdb -q; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 3 ] || exit $$rc
 	@echo "Report: $(DEMO)/results/report.html   Evaluation: $(DEMO)/evaluation/evaluation.html"
 	@echo "Ground truth: $(DEMO)/sim/labels.csv   Refused sample records: $(DEMO)/sample.quarantine.jsonl"
+	@# At a terminal, end on the analyst console (Ctrl-C stops it); elsewhere, say how to start it.
+	@if [ -t 0 ] && [ -t 1 ]; then $(MAKE) --no-print-directory console; \
+	else echo "Console: make console   (then open http://127.0.0.1:8050/ and log in with the token it prints)"; fi
+
+console: setup
+	$(UV) run distillguard console --results $(DEMO)/results \
+		--verdicts $(DEMO)/gateway/log-manual-verdicts.json
 
 lint: setup
 	$(UV) run ruff check src tests bench
@@ -51,6 +58,7 @@ bench: setup
 	$(UV) run python bench/signals.py
 	$(UV) run python bench/scan.py
 	$(UV) run python bench/gateway.py
+	$(UV) run python bench/console.py
 
 schemas: setup
 	$(UV) run distillguard schema --out schemas

@@ -12,6 +12,7 @@ import typer
 from rich.table import Table
 
 from distillguard import __version__
+from distillguard.console.command import console_command
 from distillguard.contract.schema import SCHEMAS, json_schema, write_schemas
 from distillguard.evaluate.command import evaluate_command
 from distillguard.gateway.command import gateway_demo_command, mock_model_command, serve_command
@@ -109,6 +110,7 @@ app.command("evaluate")(evaluate_command)
 app.command("serve")(serve_command)
 app.command("mock-model")(mock_model_command)
 app.command("gateway-demo")(gateway_demo_command)
+app.command("console")(console_command)
 
 
 def main() -> None:

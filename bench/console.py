@@ -1,0 +1,94 @@
+"""How fast the console's pages render on a scanned store, and a screenshot of a campaign page.
+
+Serves the console on 127.0.0.1 over a scan's results (default: what `make demo` wrote), logs
+in, and times each page type over HTTP: the first load (pictures drawn, population figures
+computed) and a second (from the console's cache). Record results in docs/benchmarks.md with
+the machine and the date. Target (issue #6): every page under a second on the default scenario.
+
+    uv run python bench/console.py                          # after make demo
+    uv run python bench/console.py --screenshot docs/img/console-campaign.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from distillguard.console.app import Console
+from distillguard.console.data import Results
+from distillguard.gateway.local import serving
+
+TOKEN = "bench"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--results", type=Path, default=Path(".demo/results"))
+    parser.add_argument("--accounts", type=int, default=20, help="account pages to time")
+    parser.add_argument("--screenshot", type=Path, help="save a campaign page here (chromium)")
+    args = parser.parse_args()
+    results = Results.open(args.results)
+    scratch = Path(tempfile.mkdtemp())
+    console = Console(results, TOKEN, scratch / "verdicts.json")
+    campaigns = sorted(results.campaigns, key=lambda c: (-c["confidence"], -c["requests"]))
+    flagged = results.flagged()[: args.accounts]
+    timings: dict[str, list[float]] = {}
+    slowest: dict[str, tuple[float, str]] = {}
+    with serving(console.app()) as url, httpx.Client(base_url=url, timeout=60) as http:
+        http.post("/login", data={"name": "bench", "token": TOKEN})
+
+        def timed(kind: str, path: str) -> None:
+            began = time.perf_counter()
+            response = http.get(path)
+            assert response.status_code == 200, (path, response.status_code)
+            took = (time.perf_counter() - began) * 1000
+            timings.setdefault(kind, []).append(took)
+            slowest[kind] = max(slowest.get(kind, (0.0, "")), (took, path))
+
+        for label in ("first", "again"):
+            timed(f"overview ({label})", "/")
+            for c in campaigns[:5]:
+                timed(f"campaign ({label})", f"/campaign/{c['campaign_id']}")
+            for a in flagged:
+                timed(f"account ({label})", f"/account/{a}")
+        if args.screenshot:
+            shoot(url, f"/campaign/{campaigns[0]['campaign_id']}", args.screenshot)
+    out = {
+        kind: {
+            "median_ms": round(statistics.median(v)),
+            "max_ms": round(max(v)),
+            "slowest": slowest[kind][1],
+            "n": len(v),
+        }
+        for kind, v in timings.items()
+    }
+    print(json.dumps({"bench": "console", "results": str(args.results), "pages": out,
+                      "python": platform.python_version(), "date": time.strftime("%Y-%m-%d")},
+                     indent=1))  # fmt: skip
+
+
+def shoot(url: str, path: str, to: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True)
+        page = browser.new_page(viewport={"width": 1280, "height": 1750})
+        page.goto(url + "/login")
+        page.fill("input[name=name]", "analyst")
+        page.fill("input[name=token]", TOKEN)
+        page.click("button[type=submit]")
+        page.goto(url + path)
+        to.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(to))
+        browser.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,213 @@
+"""The analyst console: a campaign whole, why each account is in it, and acting on it.
+
+Safe by default: a token login (the name given is recorded with every decision), a signed
+session cookie (SameSite strict, HttpOnly), a CSRF token in every form, templates that escape
+everything (prompts are attacker-controlled text), and a Content-Security-Policy that allows no
+script at all: the pages are HTML and server-drawn SVG.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import jinja2
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from distillguard.console import pages, plots
+from distillguard.console.data import Results
+from distillguard.console.labels import LABELS, Labels
+from distillguard.gateway.verdicts import VerdictBook
+from distillguard.verdicts.config import VERDICTS
+
+T = TypeVar("T")
+
+_CSP = (
+    "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+
+
+def _when(value: object) -> str:
+    """A timestamp (datetime or RFC 3339 text) as 2026-03-02 04:28 UTC."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return str(value)
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return "" if value is None else str(value)
+
+
+class _SecurityHeaders:
+    """No script, no framing, no sniffing, no caching, no referrer: on every response."""
+
+    _HEADERS = (
+        (b"content-security-policy", _CSP.encode()),
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"no-referrer"),
+        (b"cache-control", b"no-store"),
+    )
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *self._HEADERS]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+class Console:
+    def __init__(
+        self, results: Results, token: str, verdicts_file: Path, secret: str | None = None
+    ) -> None:
+        self.results = results
+        self.token = token
+        self.labels = Labels(results.directory / "labels.jsonl")
+        self.book = VerdictBook(results.directory, verdicts_file)
+        self.secret = secret or secrets.token_urlsafe(32)
+        folder = resources.files("distillguard.console") / "templates"
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(str(folder)),
+            autoescape=True,  # every value from a log is text, never markup
+            undefined=jinja2.StrictUndefined,
+        )
+        self.env.filters["url"] = lambda v: quote(str(v), safe="")
+        self.env.filters["when"] = _when
+        self._cache: dict[tuple[Any, ...], Any] = {}
+        plots.warm()
+
+    def cached(self, key: tuple[Any, ...], make: Callable[[], T]) -> T:
+        """Pictures and population figures, kept until the scan's results change."""
+        full = (self.results.stamp, *key)
+        if full not in self._cache:
+            if len(self._cache) > 512:
+                self._cache.clear()
+            self._cache[full] = make()
+        value: T = self._cache[full]
+        return value
+
+    def app(self) -> Starlette:
+        static = str(resources.files("distillguard.console") / "static")
+        routes = [
+            Route("/login", self.login, methods=["GET", "POST"]),
+            Route("/logout", self.logout, methods=["POST"]),
+            Route("/", self.page(pages.overview)),
+            Route("/campaign/{key:path}", self.page(pages.campaign)),
+            Route("/account/{key:path}", self.page(pages.account)),
+            Route("/label", self.label, methods=["POST"]),
+            Route("/verdict", self.verdict, methods=["POST"]),
+            Mount("/static", StaticFiles(directory=static), name="static"),
+        ]
+        middleware = [
+            Middleware(
+                SessionMiddleware,
+                secret_key=self.secret,
+                session_cookie="distillguard_console",
+                same_site="strict",
+                max_age=12 * 3600,
+            )
+        ]
+        return Starlette(routes=routes, middleware=[Middleware(_SecurityHeaders), *middleware])
+
+    # -- pages -----------------------------------------------------------------------------
+
+    def render(self, request: Request, template: str, **values: Any) -> HTMLResponse:
+        session = request.session
+        html = self.env.get_template(template).render(
+            user=session.get("user"), csrf=session.get("csrf", ""), **values
+        )
+        return HTMLResponse(html)
+
+    def page(self, build: Any) -> Any:
+        async def endpoint(request: Request) -> Response:
+            if not request.session.get("user"):
+                return RedirectResponse(f"/login?next={quote(request.url.path)}", 303)
+            self.results.refresh()
+            began = time.perf_counter()
+            template, values = build(self, request)
+            if template is None:
+                return self.render(request, "missing.html.j2", **values)
+            values["took_ms"] = round((time.perf_counter() - began) * 1000)
+            return self.render(request, template, **values)
+
+        return endpoint
+
+    # -- login -----------------------------------------------------------------------------
+
+    async def login(self, request: Request) -> Response:
+        target = request.query_params.get("next", "/")
+        if not target.startswith("/") or target.startswith("//"):
+            target = "/"  # never send a user elsewhere after login
+        if request.method == "GET":
+            return self.render(request, "login.html.j2", error="", next=target)
+        form = await request.form()
+        name = str(form.get("name", "")).strip()[:64]
+        given = str(form.get("token", ""))
+        if not name or not hmac.compare_digest(given.encode(), self.token.encode()):
+            response = self.render(
+                request, "login.html.j2", error="name and token, please", next=target
+            )
+            response.status_code = 401
+            return response
+        request.session.clear()
+        request.session.update(user=name, csrf=secrets.token_urlsafe(24))
+        return RedirectResponse(target, 303)
+
+    async def logout(self, request: Request) -> Response:
+        if await self._checked(request) is None:
+            return Response("bad or missing CSRF token", 403)
+        request.session.clear()
+        return RedirectResponse("/login", 303)
+
+    async def _checked(self, request: Request) -> dict[str, str] | None:
+        """The form's fields if the user is logged in and its CSRF token is the session's."""
+        if not request.session.get("user"):
+            return None
+        form = await request.form()
+        fields = {k: str(v) for k, v in form.items()}
+        expected = request.session.get("csrf", "")
+        if not expected or not hmac.compare_digest(fields.get("csrf", ""), expected):
+            return None
+        return fields
+
+    # -- actions ---------------------------------------------------------------------------
+
+    async def label(self, request: Request) -> Response:
+        fields = await self._checked(request)
+        if fields is None:
+            return Response("bad or missing CSRF token, or not logged in", 403)
+        target, key, label = fields.get("target", ""), fields.get("id", ""), fields.get("label")
+        if label not in LABELS or not key:
+            return Response("unknown label", 400)
+        self.labels.add(request.session["user"], target, key, label, fields.get("note", ""))
+        return RedirectResponse(f"/{target}/{quote(key, safe='')}", 303)
+
+    async def verdict(self, request: Request) -> Response:
+        fields = await self._checked(request)
+        if fields is None:
+            return Response("bad or missing CSRF token, or not logged in", 403)
+        key, verdict = fields.get("id", ""), fields.get("verdict", "")
+        if not key or verdict not in (*VERDICTS, "lift"):
+            return Response("unknown verdict", 400)
+        self.book.set_manual("account", key, None if verdict == "lift" else verdict)
+        return RedirectResponse(f"/account/{quote(key, safe='')}", 303)

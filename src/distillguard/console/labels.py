@@ -1,0 +1,67 @@
+"""What analysts decided: confirmed or dismissed campaigns and accounts, with who and when.
+
+Labels are appended to ``RESULTS/labels.jsonl``, one JSON object a line, never rewritten: the
+history is the audit trail, and the latest line for a target is its label.
+
+>>> import tempfile, pathlib
+>>> book = Labels(pathlib.Path(tempfile.mkdtemp()) / "labels.jsonl")
+>>> _ = book.add("ana", "account", "acct_1", "confirmed", "same template as K0003")
+>>> book.latest()[("account", "acct_1")]["label"]
+'confirmed'
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+TARGETS = ("campaign", "account")
+LABELS = ("confirmed", "dismissed")
+
+
+class Labels:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+
+    def add(self, who: str, target: str, key: str, label: str, note: str = "") -> dict[str, Any]:
+        if target not in TARGETS:
+            raise ValueError(f"target must be one of {TARGETS}")
+        if label not in LABELS:
+            raise ValueError(f"label must be one of {LABELS}")
+        entry = {
+            "ts": datetime.now(UTC).isoformat(timespec="seconds"),
+            "who": who,
+            "target": target,
+            "id": key,
+            "label": label,
+            "note": note[:2000],
+        }
+        line = (json.dumps(entry, ensure_ascii=False) + "\n").encode()
+        with self._lock:
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+            try:
+                os.write(fd, line)  # one write: a reader never sees half an entry
+            finally:
+                os.close(fd)
+        return entry
+
+    def history(self) -> list[dict[str, Any]]:
+        if not self.path.exists():
+            return []
+        out = []
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue  # a torn last line after a crash: the rest still counts
+            if isinstance(entry, dict) and entry.get("target") in TARGETS:
+                out.append(entry)
+        return out
+
+    def latest(self) -> dict[tuple[str, str], dict[str, Any]]:
+        return {(e["target"], e["id"]): e for e in self.history()}

@@ -1,0 +1,125 @@
+"""The analyst console in a real browser: Debian's chromium driven by playwright, against a
+console on 127.0.0.1 over a simulated, ingested and scanned store."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+from distillguard.console.app import Console
+from distillguard.console.data import Results
+from distillguard.gateway.local import serving
+from tests.scanned import HOSTILE, PROMPT_MARKUP, build
+
+CHROMIUM = Path("/usr/bin/chromium")
+TOKEN = "console-test-token"
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="needs Debian's chromium (.ci/run installs it with apt)"
+)
+
+
+@pytest.fixture(scope="module")
+def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    root = build(tmp_path_factory.mktemp("console"))
+    results = root / "results"
+    shutil.copytree(root / "out", results)
+    app = Console(Results.open(results, root / "store.duckdb"), TOKEN, results / "verdicts.json")
+    with serving(app.app()) as url:
+        yield url, results
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        yield chromium
+        chromium.close()
+
+
+def _log_in(page: object, url: str, path: str = "/") -> None:
+    page.goto(url + path)  # type: ignore[attr-defined]
+    assert "/login" in page.url  # type: ignore[attr-defined]
+    page.fill("input[name=name]", "ana")  # type: ignore[attr-defined]
+    page.fill("input[name=token]", TOKEN)  # type: ignore[attr-defined]
+    page.click("button[type=submit]")  # type: ignore[attr-defined]
+
+
+def test_from_a_campaign_to_the_evidence_and_a_label(
+    console: tuple[str, Path], browser: object
+) -> None:
+    url, results = console
+    page = browser.new_page()  # type: ignore[attr-defined]
+    _log_in(page, url)
+    assert page.locator("h1").inner_text() == "Overview"
+    campaigns = json.loads((results / "campaigns.json").read_text())
+    top = max(campaigns, key=lambda c: (c["confidence"], c["requests"]))
+    page.click(f"a[href='/campaign/{top['campaign_id']}']")  # click 1: the campaign
+    assert page.locator("h1").inner_text().startswith(f"Campaign {top['campaign_id']}")
+    assert page.locator("figure.plot svg").count() == 2  # by capability, by model
+    assert page.locator("article.evidence").count() == len(top["evidence"])
+    first = page.locator("table a[href^='/account/']").first
+    account = first.inner_text()
+    first.click()  # click 2: an account in it
+    assert page.locator("h1").inner_text() == f"Account {account}"
+    assert page.locator("ul.reasons li").count() >= 1  # why it was flagged, in words
+    assert page.locator("article.evidence").count() >= 1  # its requests, with signals
+    page.fill("form.label-form input[name=note]", "same templates as the farm")
+    page.click("form.label-form button[value=confirmed]")  # click 3: the decision
+    assert "confirmed by ana" in page.locator("form.label-form .label").inner_text()
+    stored = [json.loads(line) for line in (results / "labels.jsonl").read_text().splitlines()]
+    assert stored[-1]["who"] == "ana"
+    assert stored[-1]["target"] == "account"
+    assert stored[-1]["id"] == account
+    assert stored[-1]["label"] == "confirmed"
+    assert stored[-1]["note"] == "same templates as the farm"
+    page.click("form.verdict-form button[value=block]")  # a verdict for the gateway
+    manual = json.loads((results / "verdicts.json").read_text())
+    assert manual["account"][account] == "block"
+    page.close()
+
+
+def test_markup_from_the_logs_is_shown_as_text(console: tuple[str, Path], browser: object) -> None:
+    url, _ = console
+    page = browser.new_page()  # type: ignore[attr-defined]
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    _log_in(page, url, "/account/" + quote(HOSTILE, safe=""))
+    assert page.locator("h1").inner_text() == f"Account {HOSTILE}"
+    assert PROMPT_MARKUP in page.locator("pre.prompt").first.inner_text()
+    assert page.locator("main script, main img").count() == 0  # no element made from a log
+    assert page.title() != "owned"
+    assert dialogs == []
+    page.close()
+
+
+def test_login_and_forms_are_guarded(console: tuple[str, Path]) -> None:
+    url, results = console
+    with httpx.Client(base_url=url) as anon:
+        assert anon.get("/").status_code == 303  # to the login page
+        wrong = anon.post("/login", data={"name": "eve", "token": "guess"})
+        assert wrong.status_code == 401
+        forged = anon.post(
+            "/label", data={"target": "account", "id": "a", "label": "dismissed", "csrf": "x"}
+        )
+        assert forged.status_code == 403
+        page = anon.get("/login")
+        assert "script-src" not in page.headers["content-security-policy"]  # no script at all
+        assert "default-src 'none'" in page.headers["content-security-policy"]
+    with httpx.Client(base_url=url) as ana:
+        ana.post("/login", data={"name": "ana", "token": TOKEN})
+        no_token = ana.post("/label", data={"target": "account", "id": "a", "label": "dismissed"})
+        assert no_token.status_code == 403  # logged in, but the form carries no CSRF token
+    assert all("dismissed" not in line for line in _lines(results / "labels.jsonl"))
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
