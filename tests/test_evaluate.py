@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from distillguard.cli import app
+from distillguard.console.labels import Labels
 from distillguard.evaluate import EvaluationError, evaluate
 from distillguard.ingest import IngestOptions, ingest
 from distillguard.store import Store
@@ -186,3 +187,24 @@ def test_missing_column_is_a_clear_cli_error(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "accounts.csv" in result.output
     assert "missing column" in result.output
+
+
+def test_analyst_decisions_from_the_console_are_ground_truth(tmp_path: Path) -> None:
+    results, _ = _write(tmp_path)
+    (results / "campaigns.json").write_text(
+        json.dumps([{"campaign_id": "K3", "accounts": ["b1", "b2"]}])
+    )
+    book = Labels(results / "labels.jsonl")
+    book.add("ana", "account", "a1", "confirmed")
+    book.add("ana", "account", "a3", "dismissed")
+    book.add("bo", "account", "a3", "confirmed", "changed my mind: same template")  # latest wins
+    book.add("ana", "account", "l1", "dismissed", "campus NAT")
+    book.add("ana", "campaign", "K3", "confirmed")  # b1 and b2 through their campaign
+    m = evaluate(results, results / "labels.jsonl")
+    assert m["accounts"] == 5  # only what analysts decided
+    o = m["overall"]
+    assert (o["tp"], o["fp"], o["fn"], o["tn"]) == (3, 1, 1, 0)  # l1 flagged but dismissed
+    assert m["campaigns"]["K3"]["recall"] == 0.5  # b2 only watched
+    (tmp_path / "empty.jsonl").write_text("")
+    with pytest.raises(EvaluationError, match="no analyst labels"):
+        evaluate(results, tmp_path / "empty.jsonl")

@@ -25,7 +25,12 @@ def evaluate_command(
         Path, typer.Option("--results", help="A scan's results directory (accounts.csv, ...).")
     ],
     labels: Annotated[
-        Path, typer.Option("--labels", help="Ground truth: labels.csv as `simulate` writes it.")
+        Path,
+        typer.Option(
+            "--labels",
+            help="Ground truth: labels.csv as `simulate` writes it, or the console's analyst "
+            "decisions (RESULTS/labels.jsonl: only the accounts decided count).",
+        ),
     ],
     out_dir: Annotated[
         Path | None,

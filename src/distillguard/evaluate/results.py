@@ -118,6 +118,41 @@ def read_labels(path: Path) -> dict[str, Label]:
     return out
 
 
+def read_analyst_labels(path: Path, results: Path) -> dict[str, Label]:
+    """Analysts' decisions from the console (``RESULTS/labels.jsonl``) as ground truth: a
+    confirmed account is an attack, a dismissed one is not; a campaign's label applies to its
+    accounts (``campaigns.json``) unless an account has its own. Unlabelled accounts are left
+    out, so the figures are over what analysts have decided."""
+    from distillguard.console.labels import Labels
+
+    if not path.exists():
+        raise EvaluationError(f"{path}: no such file")
+    latest = Labels(path).latest()
+    if not latest:
+        raise EvaluationError(f"{path}: no analyst labels yet")
+    verdicts = read_verdicts(results)
+    try:
+        campaigns = json.loads((results / "campaigns.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        campaigns = []
+    decided: dict[str, tuple[bool, str]] = {}
+    for c in campaigns:
+        entry = latest.get(("campaign", c.get("campaign_id", "")))
+        if entry is None:
+            continue
+        for account in c.get("accounts", []):
+            decided[account] = (entry["label"] == "confirmed", c["campaign_id"])
+    for (target, key), entry in latest.items():
+        if target == "account":
+            found = verdicts.get(key)
+            decided[key] = (entry["label"] == "confirmed", found.campaign_id if found else "")
+    labels = {}
+    for a, (attack, cid) in decided.items():
+        population = "confirmed" if attack else "dismissed"
+        labels[a] = Label(a, population, (cid or "confirmed") if attack else "", attack, None)
+    return labels
+
+
 def read_manifest(results: Path) -> dict[str, Any]:
     path = results / "manifest.json"
     if not path.exists():

@@ -26,13 +26,21 @@ from distillguard.evaluate.metrics import (
     rates,
     threshold_at_fpr,
 )
-from distillguard.evaluate.results import read_labels, read_manifest, read_verdicts
+from distillguard.evaluate.results import (
+    read_analyst_labels,
+    read_labels,
+    read_manifest,
+    read_verdicts,
+)
 
 
 def evaluate(results: Path, labels_path: Path, store: Path | None = None) -> dict[str, Any]:
     """Every metric of docs/evaluation.md, as a JSON-ready dict (curves under ``_curves``)."""
     verdicts = read_verdicts(results)
-    labels = read_labels(labels_path)
+    if labels_path.suffix == ".jsonl":  # the console's decisions, not a simulator's truth
+        labels = read_analyst_labels(labels_path, results)
+    else:
+        labels = read_labels(labels_path)
     manifest = read_manifest(results)
     seen = sorted(a for a in labels if a in verdicts)
     truth = [labels[a].is_attack for a in seen]
