@@ -295,6 +295,43 @@ def test_a_verdict_set_elsewhere_takes_effect_and_a_broken_file_keeps_the_old(
         client.chat.completions.create(model="mock-1", messages=MSG)
     with pytest.raises(ConfigError, match="not a manual verdicts file"):
         VerdictBook(None, gw.gateway.book.manual_path)  # and a new gateway says why
+    refused = httpx.put(  # saving over it would lose what it held
+        f"{gw.url}/admin/verdicts/account/acct_third",
+        json={"verdict": "watch"},
+        headers={"authorization": f"Bearer {TOKEN}"},
+    )
+    assert refused.status_code == 409
+    assert "fix it first" in refused.json()["error"]
+    assert gw.gateway.book.manual_path.read_text() == "{not json"
+
+
+def test_head_keeps_the_length_a_get_would_have(gw: Running) -> None:
+    got = httpx.get(gw.url + "/v1/models", headers={"authorization": "Bearer sk-test"})
+    head = httpx.head(gw.url + "/v1/models", headers={"authorization": "Bearer sk-test"})
+    assert head.status_code == 200
+    assert head.headers["content-length"] == str(len(got.content))
+    assert head.content == b""
+
+
+def test_a_failure_of_the_derived_columns_loses_no_request(
+    upstream: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import distillguard.gateway.app as gateway_app
+
+    def broken(*args: object, **kw: object) -> None:
+        raise RuntimeError("bug in the signals")
+
+    monkeypatch.setattr(gateway_app, "derive", broken)
+    cfg = load_gateway_config()
+    cfg.log.retention = "derived"
+    gateway = Gateway(upstream, cfg, None, TOKEN, tmp_path / "log")
+    with serving(gateway.app()) as url:
+        run = Running(url, gateway, tmp_path / "log")
+        chat = run.openai("any").chat.completions.create(model="mock-1", messages=MSG)
+        assert chat.choices[0].message.content == ANSWER
+        (event,) = run.raw_events()
+    assert event["request"] == {}  # still no text
+    assert "derived columns failed (RuntimeError)" in event["gateway"]["why"]  # type: ignore[index]
 
 
 def test_ingest_reads_the_gateway_log_as_it_is(gw: Running, tmp_path: Path) -> None:

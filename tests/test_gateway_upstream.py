@@ -183,3 +183,24 @@ def test_failures_come_back_as_their_kind() -> None:
     asyncio.run(refused())
     with pytest.raises(ValueError, match="http:// or https://"):
         Upstream("ftp://example.org", 1.0, 1.0)
+
+
+def test_a_reply_that_filled_the_buffer_leaves_its_connection_reading() -> None:
+    big = b"x" * (1 << 20) + b"y" * 150_000  # past the 1 MiB unread-buffer mark
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            try:
+                _, body = await _read_request(reader)
+            except (asyncio.IncompleteReadError, ConnectionError):
+                return
+            writer.write(_response(big if body == b"big" else b"small"))
+
+    async def scenario(up: Upstream) -> None:
+        reply = await up.send("POST", "/", [], b"big")
+        await asyncio.sleep(0.3)  # not read yet: the connection pauses, maybe with it all in
+        assert await reply.read() == big
+        after = await up.send("POST", "/", [], b"next")  # on the same, kept connection
+        assert await after.read() == b"small"
+
+    run(handler, scenario, read=2.0)

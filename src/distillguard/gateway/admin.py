@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from distillguard.verdicts.config import VERDICTS
+from distillguard.verdicts.config import VERDICTS, ConfigError
 
 if TYPE_CHECKING:
     from distillguard.gateway.app import Gateway
@@ -51,15 +51,16 @@ def admin_routes(gw: Gateway) -> list[Route]:
             body.update(verdict=enforced, why=why, action=action, cluster=gw.book.cluster_of(key))
         if request.method == "GET":
             return JSONResponse(body)
-        if request.method == "DELETE":
-            gw.book.set_manual(scope, key, None)
-            return JSONResponse({**body, "manual": None})
         verdict: object = None
-        with contextlib.suppress(msgspec.DecodeError, AttributeError):
-            verdict = msgspec.json.decode(await request.body()).get("verdict")
-        if verdict not in VERDICTS:
-            return JSONResponse({"error": f'send {{"verdict": one of {list(VERDICTS)}}}'}, 400)
-        gw.book.set_manual(scope, key, str(verdict))
+        if request.method == "PUT":
+            with contextlib.suppress(msgspec.DecodeError, AttributeError):
+                verdict = msgspec.json.decode(await request.body()).get("verdict")
+            if verdict not in VERDICTS:
+                return JSONResponse({"error": f'send {{"verdict": one of {list(VERDICTS)}}}'}, 400)
+        try:
+            gw.book.set_manual(scope, key, None if verdict is None else str(verdict))
+        except ConfigError as exc:  # the file is broken: saving would lose what it holds
+            return JSONResponse({"error": str(exc)}, 409)
         return JSONResponse({**body, "manual": verdict})
 
     async def reload(request: Request) -> Response:

@@ -284,6 +284,11 @@ class Gateway:
         self.metrics.count(decision.action)
         out = [(k, v) for k, v in reply.headers if k not in _HOP]
         out.append((b"x-request-id", call.request_id.encode()))
+        # Compressed although asked not to be: passed on as it is, labelled, never rewritten.
+        encoded = any(k == b"content-encoding" and v != b"identity" for k, v in reply.headers)
+        if encoded:
+            out += [(k, v) for k, v in reply.headers if k == b"content-encoding"]
+            degrade = False
         if reply.content_type.startswith("text/event-stream"):
             streamed = StreamingResponse(self._relay(call, reply, degrade), reply.status)
             streamed.raw_headers = out  # as the model server sent them, repeats included
@@ -292,14 +297,17 @@ class Gateway:
             body = await reply.read()
         except UpstreamError as exc:
             return self._upstream_failed(call, exc)
-        answer = _json_object(body)
+        answer = {} if encoded else _json_object(body)
         if degrade and answer and reply.status < 400:
             answer = strip_response(answer)
             body = _encode(answer)
         if reply.status >= 500:
             self.metrics.upstream_errors.labels(str(reply.status)).inc()
         self._record(call, reply.status, answer or None)
-        out.append((b"content-length", str(len(body)).encode()))
+        if scope["method"] == "HEAD":  # no body here: the length of the one a GET would get
+            out += [(k, v) for k, v in reply.headers if k == b"content-length"]
+        elif reply.status not in (204, 304):
+            out.append((b"content-length", str(len(body)).encode()))
         await send({"type": "http.response.start", "status": reply.status, "headers": out})
         await send({"type": "http.response.body", "body": body})
         return None
@@ -457,7 +465,11 @@ class Gateway:
             if usage:
                 event["usage"] = usage
         if self.keep_text is False:  # retention derived: what detection needs, not the text
-            event["derived"] = derive(call.body, call.path, response, call.view, call.signals)
+            try:
+                event["derived"] = derive(call.body, call.path, response, call.view, call.signals)
+            except Exception as exc:  # logged without text or columns, never lost
+                if decision is not None:
+                    decision.why += f"; derived columns failed ({type(exc).__name__})"
             event["request"] = {}
             event.pop("response", None)
         if decision is not None:

@@ -234,6 +234,7 @@ class _Connection(asyncio.Protocol):
         if reply is None:
             return  # 1xx, or a HEAD reply already finished
         reply._finish()
+        self.resume()  # paused for this reply's unread bytes: the next reply must be read
         if self.parser.should_keep_alive() and self.usable:
             self.pool.keep(self)
         else:

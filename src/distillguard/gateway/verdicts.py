@@ -37,10 +37,10 @@ class VerdictBook:
         self.manual_path = manual_path
         self._lock = threading.Lock()
         self._scan: dict[str, tuple[str, str]] = {}  # account -> (verdict, cluster id)
-        self._stamp: tuple[int, int] | None = None
+        self._stamp: tuple[int, ...] | None = None
         self._checked = 0.0
         self.manual: dict[str, dict[str, str]] = {"account": {}, "cluster": {}}
-        self._manual_stamp: tuple[int, int] | None = None
+        self._manual_stamp: tuple[int, ...] | None = None
         try:
             self._read_manual()
         except ValueError as exc:
@@ -53,7 +53,7 @@ class VerdictBook:
             st = os.stat(self.manual_path)
         except FileNotFoundError:
             return False
-        stamp = (st.st_mtime_ns, st.st_size)
+        stamp = _stamp(st)
         if stamp == self._manual_stamp:
             return False
         try:
@@ -86,7 +86,7 @@ class VerdictBook:
             st = os.stat(path)
         except FileNotFoundError:
             return False
-        stamp = (st.st_mtime_ns, st.st_size)
+        stamp = _stamp(st)
         if stamp == self._stamp and not force:
             return False
         scan: dict[str, tuple[str, str]] = {}
@@ -130,14 +130,23 @@ class VerdictBook:
             # other wrote, change one entry, write it whole.
             fcntl.flock(held, fcntl.LOCK_EX)
             self._manual_stamp = None
-            with contextlib.suppress(ValueError):
+            try:
                 self._read_manual(locked=True)
+            except ValueError as exc:  # overwriting it would lose what it holds
+                message = f"{self.manual_path}: cannot be read ({exc}); fix it first"
+                raise ConfigError(message) from None
+            manual = {scope_: dict(m) for scope_, m in self.manual.items()}
             if verdict is None:
-                self.manual[scope].pop(key, None)
+                manual[scope].pop(key, None)
             else:
-                self.manual[scope][key] = verdict
+                manual[scope][key] = verdict
             tmp = self.manual_path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(self.manual, indent=1, sort_keys=True), encoding="utf-8")
+            tmp.write_text(json.dumps(manual, indent=1, sort_keys=True), encoding="utf-8")
             os.replace(tmp, self.manual_path)  # never half a file, also if killed here
-            st = os.stat(self.manual_path)
-            self._manual_stamp = (st.st_mtime_ns, st.st_size)
+            self.manual = manual  # in force only once saved
+            self._manual_stamp = _stamp(os.stat(self.manual_path))
+
+
+def _stamp(st: os.stat_result) -> tuple[int, ...]:
+    """A file's identity and change time: a rename makes a new inode, an edit a new ctime."""
+    return (st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size)

@@ -9,6 +9,7 @@ Later stages query these tables with SQL; nothing re-parses request JSON.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -21,6 +22,8 @@ import pyarrow as pa
 
 from distillguard.contract.event import CONTRACT_VERSION
 from distillguard.store.columns import ACCOUNT_COLUMNS, EVENT_COLUMNS, create_table_sql
+
+LOCK_WAIT_S = 30.0  # how long opening waits for another process to let go of the file
 
 DEFAULT_STORE = Path("distillguard.duckdb")
 
@@ -70,10 +73,19 @@ class Store:
         target = str(path)
         if target != ":memory:":
             Path(target).parent.mkdir(parents=True, exist_ok=True)
-        try:
-            con = duckdb.connect(target)
-        except duckdb.Error as exc:
-            raise StoreError(f"cannot open store {target}: {exc}") from exc
+        deadline = time.monotonic() + LOCK_WAIT_S
+        while True:
+            try:
+                con = duckdb.connect(target)
+                break
+            except duckdb.IOException as exc:
+                # Another process holds the file (the console drawing a page, for a moment):
+                # wait for it rather than fail a long ingest at its start.
+                if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                    raise StoreError(f"cannot open store {target}: {exc}") from exc
+                time.sleep(0.2)
+            except duckdb.Error as exc:
+                raise StoreError(f"cannot open store {target}: {exc}") from exc
         # Order of rows carries no meaning here; not preserving it lets DuckDB stream inserts.
         con.execute("SET preserve_insertion_order = false")
         store = cls(con, target)
