@@ -6,23 +6,22 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
 import httpx
 import pytest
 
+from distillguard.console import plots
 from distillguard.console.app import Console
 from distillguard.console.data import Results
 from distillguard.gateway.local import serving
+from distillguard.gateway.verdicts import VerdictBook
 from tests.scanned import HOSTILE, PROMPT_MARKUP, build
 
 CHROMIUM = Path("/usr/bin/chromium")
 TOKEN = "console-test-token"
-
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="needs Debian's chromium (.ci/run installs it with apt)"
-)
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +36,8 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pat
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
+    if not CHROMIUM.exists():
+        pytest.skip("needs Debian's chromium (.ci/run installs it with apt)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -114,12 +115,37 @@ def test_login_and_forms_are_guarded(console: tuple[str, Path]) -> None:
         page = anon.get("/login")
         assert "script-src" not in page.headers["content-security-policy"]  # no script at all
         assert "default-src 'none'" in page.headers["content-security-policy"]
+        odd = anon.get("/account/x%2541")  # the account "x%41", not "xA", after logging in
+        assert odd.headers["location"] == "/login?next=/account/x%252541"
     with httpx.Client(base_url=url) as ana:
         ana.post("/login", data={"name": "ana", "token": TOKEN})
         no_token = ana.post("/label", data={"target": "account", "id": "a", "label": "dismissed"})
         assert no_token.status_code == 403  # logged in, but the form carries no CSRF token
+        page = ana.get("/campaign/none-such")
+        csrf = page.text.split('name="csrf" value="')[1].split('"')[0]
+        odd_target = {"target": "../x", "id": "a", "label": "dismissed", "csrf": csrf}
+        assert ana.post("/label", data=odd_target).status_code == 400
     assert all("dismissed" not in line for line in _lines(results / "labels.jsonl"))
 
 
 def _lines(path: Path) -> list[str]:
     return path.read_text().splitlines() if path.exists() else []
+
+
+def test_a_verdict_set_through_the_gateway_shows_on_the_account_page(
+    console: tuple[str, Path],
+) -> None:
+    url, results = console
+    VerdictBook(results, results / "verdicts.json").set_manual("account", "acct_x", "challenge")
+    with httpx.Client(base_url=url, follow_redirects=True) as ana:
+        ana.post("/login", data={"name": "ana", "token": TOKEN})
+        page = ana.get("/account/acct_x")
+    assert "manual verdict <b>challenge</b>" in page.text
+
+
+def test_labels_from_logs_cannot_break_a_picture() -> None:
+    hours = [datetime(2026, 3, 2, h, tzinfo=UTC) for h in range(3)]
+    rows = [(h, name, 5) for h in hours for name in ("gpt$\\frac{$", "_hidden", "<b>x</b>")]
+    svg = plots.timeline(rows, "requests per hour, by model")
+    assert svg.startswith("<svg")
+    assert "<b>" not in svg  # text is drawn as paths, never as markup

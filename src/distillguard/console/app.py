@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
 
+import duckdb
 import jinja2
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -30,9 +31,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from distillguard.console import pages, plots
 from distillguard.console.data import Results
-from distillguard.console.labels import LABELS, Labels
+from distillguard.console.labels import LABELS, TARGETS, Labels
 from distillguard.gateway.verdicts import VerdictBook
-from distillguard.verdicts.config import VERDICTS
+from distillguard.verdicts.config import VERDICTS, ConfigError
 
 T = TypeVar("T")
 
@@ -141,10 +142,19 @@ class Console:
     def page(self, build: Any) -> Any:
         async def endpoint(request: Request) -> Response:
             if not request.session.get("user"):
-                return RedirectResponse(f"/login?next={quote(request.url.path)}", 303)
+                raw = request.scope.get("raw_path") or request.url.path.encode()
+                return RedirectResponse(f"/login?next={quote(raw.decode('latin-1'))}", 303)
             self.results.refresh()
+            self.book.reload()  # verdicts set through the gateway's admin API show here too
             began = time.perf_counter()
-            template, values = build(self, request)
+            try:
+                template, values = build(self, request)
+            except duckdb.IOException:
+                # ingest or scan is writing: DuckDB lets no one else open the file meanwhile
+                response = self.render(request, "busy.html.j2")
+                response.status_code = 503
+                response.headers["retry-after"] = "10"
+                return response
             if template is None:
                 return self.render(request, "missing.html.j2", **values)
             values["took_ms"] = round((time.perf_counter() - began) * 1000)
@@ -197,8 +207,8 @@ class Console:
         if fields is None:
             return Response("bad or missing CSRF token, or not logged in", 403)
         target, key, label = fields.get("target", ""), fields.get("id", ""), fields.get("label")
-        if label not in LABELS or not key:
-            return Response("unknown label", 400)
+        if label not in LABELS or target not in TARGETS or not key:
+            return Response(f"label one of {TARGETS} as one of {LABELS}", 400)
         self.labels.add(request.session["user"], target, key, label, fields.get("note", ""))
         return RedirectResponse(f"/{target}/{quote(key, safe='')}", 303)
 
@@ -209,5 +219,8 @@ class Console:
         key, verdict = fields.get("id", ""), fields.get("verdict", "")
         if not key or verdict not in (*VERDICTS, "lift"):
             return Response("unknown verdict", 400)
-        self.book.set_manual("account", key, None if verdict == "lift" else verdict)
+        try:
+            self.book.set_manual("account", key, None if verdict == "lift" else verdict)
+        except ConfigError as exc:
+            return Response(f"verdict not saved: {exc}", 409)
         return RedirectResponse(f"/account/{quote(key, safe='')}", 303)

@@ -1,8 +1,8 @@
 """What the console shows, read from a scan's results and the store it scanned.
 
 The results (``accounts.csv``, ``campaigns.json``, ``manifest.json``; docs/output-contract.md)
-are read again when they change. The store is opened read-only for each page, so ingest and
-scan can run beside the console.
+are read again when they change. The store is opened read-only for each page and closed after
+it (while ingest writes, DuckDB refuses: the page says the store is busy).
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ class Results:
         return next((c for c in self.campaigns if c["campaign_id"] == campaign_id), None)
 
     def campaign_accounts(self, campaign: dict[str, Any]) -> list[dict[str, str]]:
-        rows = [self.accounts.get(a, {"account_id": a}) for a in campaign["accounts"]]
+        rows = [self.accounts.get(a) or unknown_account(a) for a in campaign["accounts"]]
         return sorted(rows, key=lambda r: -float(r.get("risk") or 0))
 
     def verdict_counts(self) -> dict[str, int]:
@@ -97,6 +97,12 @@ class Results:
             yield con
         finally:
             con.close()
+
+
+def unknown_account(account: str) -> dict[str, str]:
+    """The row of an account the scan's accounts.csv does not hold."""
+    row = dict.fromkeys(("risk", "reasons", "cluster_id", "campaign_id", "flagged_at"), "")
+    return {**row, "account_id": account, "verdict": "clear"}
 
 
 def retention(con: duckdb.DuckDBPyConnection) -> str:

@@ -80,7 +80,7 @@ def account(console: Console, request: Request) -> Page:
     key = request.path_params["key"]
     row = console.results.accounts.get(key)
     values: dict[str, Any] = {
-        "a": row or {"account_id": key, "verdict": "clear", "risk": "", "reasons": ""},
+        "a": row or data.unknown_account(key),
         "known": row is not None,
         "campaign": None,
         "record": {},

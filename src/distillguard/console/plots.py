@@ -21,8 +21,9 @@ def _figure(width: float, height: float) -> Any:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    # Labels come from logs: no math text ($...$ would be parsed, and can fail to parse).
     plt.rcParams.update({"svg.fonttype": "path", "font.size": 8, "axes.spines.top": False,
-                         "axes.spines.right": False})  # fmt: skip
+                         "axes.spines.right": False, "text.parse_math": False})  # fmt: skip
     return plt.subplots(figsize=(width, height), dpi=100)
 
 
@@ -53,7 +54,8 @@ def timeline(rows: Sequence[tuple[Any, ...]], title: str, top: int = 6) -> str:
             series[str(key) if str(key) in keep else "other"][index[hour]] += n
         if not any(series["other"]):
             del series["other"]
-        ax.stackplot(hours, *series.values(), labels=list(series), colors=_PALETTE, alpha=0.9)
+        names = [f" {k}" if k.startswith("_") else k for k in series]  # "_x" would be hidden
+        ax.stackplot(hours, *series.values(), labels=names, colors=_PALETTE, alpha=0.9)
         ax.legend(loc="upper left", fontsize=7, frameon=False, ncols=min(4, len(series)))
     elif rows:
         ax.fill_between([r[0] for r in rows], [r[1] for r in rows], color=_PALETTE[0], alpha=0.8)
