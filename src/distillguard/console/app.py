@@ -55,6 +55,11 @@ def _when(value: object) -> str:
     return "" if value is None else str(value)
 
 
+def _shares(shares: dict[str, float], floor: float = 0.1) -> str:
+    """{"coding": 0.39, "agentic": 0.36, "x": 0.01} as "coding 39%, agentic 36%"."""
+    return ", ".join(f"{k} {v:.0%}" for k, v in shares.items() if v >= floor)
+
+
 class _SecurityHeaders:
     """No script, no framing, no sniffing, no caching, no referrer: on every response."""
 
@@ -94,6 +99,7 @@ class Console:
         )
         self.env.filters["url"] = lambda v: quote(str(v), safe="")
         self.env.filters["when"] = _when
+        self.env.filters["shares"] = _shares
         self._cache: dict[tuple[Any, ...], Any] = {}
         plots.warm()
 
