@@ -1,0 +1,1 @@
+"""Intelligence sharing: a scan's campaigns as STIX 2.1 for partners (``distillguard intel``)."""

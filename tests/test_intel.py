@@ -1,0 +1,125 @@
+"""intel export: a STIX 2.1 bundle that validates, identifies a campaign, and holds no customer
+data but salted digests."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import stix2
+from stix2patterns.validator import run_validator
+from typer.testing import CliRunner
+
+from distillguard.cli import app
+
+SALT = b"partnership-secret-0123456789"
+CAMPAIGN = {
+    "campaign_id": "K0007",
+    "cluster_id": "C0007",
+    "confidence": 0.91,
+    "accounts": ["acct_farm_1", "acct_farm_2", "acct_farm_3"],
+    "requests": 4211,
+    "first_seen": "2026-03-02T00:04:11+00:00",
+    "last_seen": "2026-03-08T23:58:40+00:00",
+    "capabilities": {"agentic": 0.82, "coding": 0.11, "other": 0.07},
+    "models": {"frontier-2": 1.0},
+    "tactics": [{"tactic": "accounts created in a burst", "factor": "burst", "strength": 0.97}],
+    "indicators": {
+        "ip": [{"value": "203.0.113.7", "campaign_accounts": 3, "all_accounts": 3},
+               {"value": "2001:db8::7", "campaign_accounts": 2, "all_accounts": 2}],
+        "prefix": [{"value": "203.0.113.0/24", "campaign_accounts": 3, "all_accounts": 4}],
+        "asn": [{"value": "64500", "campaign_accounts": 3, "all_accounts": 9}],
+        "client": [{"value": "Farm's \\\"bot\\\"/1.0|t13d1516h2_aa", "campaign_accounts": 3,
+                    "all_accounts": 3}],
+        "tls": [{"value": "t13d1516h2_aa", "campaign_accounts": 3, "all_accounts": 5}],
+        "payment": [{"value": "pm_secret_card", "campaign_accounts": 2, "all_accounts": 2}],
+        "email": [{"value": "throwaway.edu", "campaign_accounts": 3, "all_accounts": 3}],
+        "template": [{"value": "h123456789", "campaign_accounts": 3, "all_accounts": 3}],
+        "tools": [{"value": "987654321", "campaign_accounts": 2, "all_accounts": 2}],
+    },
+    "links": [],
+    "evidence": [],
+}  # fmt: skip
+
+
+def _results(root: Path, campaigns: list[dict[str, Any]]) -> Path:
+    results = root / "results"
+    results.mkdir()
+    (results / "accounts.csv").write_text(
+        "account_id,risk,verdict,cluster_id,campaign_id,reasons\n"
+    )
+    (results / "campaigns.json").write_text(json.dumps(campaigns))
+    (results / "manifest.json").write_text("{}")
+    (root / "partner.salt").write_bytes(SALT + b"\n")
+    return results
+
+
+def _export(root: Path, *args: str) -> Any:
+    return CliRunner().invoke(
+        app,
+        ["intel", "export", "--results", str(root / "results"),
+         "--salt-file", str(root / "partner.salt"), "--out", str(root / "bundle.json"), *args],
+    )  # fmt: skip
+
+
+def test_the_bundle_validates_and_names_the_campaign_without_customer_data(tmp_path: Path) -> None:
+    _results(tmp_path, [CAMPAIGN, {**CAMPAIGN, "campaign_id": "K0008"}])
+    done = _export(tmp_path, "--campaign", "K0007", "--tlp", "amber", "--producer", "Lab A")
+    assert done.exit_code == 0, done.output
+    text = (tmp_path / "bundle.json").read_text()
+    for private in ("pm_secret_card", "throwaway.edu", "acct_farm_1", "partnership-secret"):
+        assert private not in text  # never raw: only salted digests
+    bundle = stix2.parse(text, allow_custom=True)
+    objects = {o["id"]: o for o in bundle.objects}
+    by_type: dict[str, list[Any]] = {}
+    for o in bundle.objects:
+        by_type.setdefault(o["type"], []).append(o)
+    (campaign,) = by_type["campaign"]  # only the one asked for
+    assert campaign.name == "distillation campaign K0007"
+    assert campaign.confidence == 91
+    assert by_type["identity"][0].name == "Lab A"
+    amber = stix2.TLP_AMBER.id
+    assert all(amber in o.get("object_marking_refs", []) for o in bundle.objects if o is not
+               by_type["marking-definition"][0])  # fmt: skip
+    patterns = {o.pattern for o in by_type["indicator"]}
+    assert all(run_validator(p) == [] for p in patterns)  # every pattern is valid STIX
+    digest = hmac.new(SALT, b"pm_secret_card", hashlib.sha256).hexdigest()
+    assert f"[x-distillguard-payment:hmac_sha256 = '{digest}']" in patterns
+    assert "[ipv6-addr:value = '2001:db8::7']" in patterns
+    assert "[ipv4-addr:value ISSUBSET '203.0.113.0/24']" in patterns
+    assert "[autonomous-system:number = 64500]" in patterns
+    account = hmac.new(SALT, b"acct_farm_1", hashlib.sha256).hexdigest()
+    assert f"[user-account:user_id = '{account}']" in patterns
+    signatures = {(s.kind, s.value) for s in by_type["x-distillguard-signature"]}
+    assert signatures == {("template", "h123456789"), ("tools", "987654321")}
+    indicates = [r for r in by_type["relationship"] if r.relationship_type == "indicates"]
+    assert len(indicates) == len(by_type["indicator"])
+    assert all(r.target_ref == campaign.id for r in indicates)
+    counts = {objects[s.sighting_of_ref].pattern: s.count for s in by_type["sighting"]}
+    assert counts["[ipv4-addr:value ISSUBSET '203.0.113.0/24']"] == 3
+
+
+def test_bad_requests_are_refused_with_why(tmp_path: Path) -> None:
+    _results(tmp_path, [CAMPAIGN])
+    assert "--all" in _export(tmp_path).output  # neither --campaign nor --all
+    unknown = _export(tmp_path, "--campaign", "K9")
+    assert unknown.exit_code == 2
+    assert "no campaign K9" in unknown.output
+    assert "--tlp must be one of" in _export(tmp_path, "--all", "--tlp", "purple").output
+    (tmp_path / "partner.salt").write_text("short")
+    short = _export(tmp_path, "--all")
+    assert short.exit_code == 2
+    assert "at least 16 bytes" in short.output
+
+
+@pytest.mark.parametrize("tlp", ["clear", "green", "red"])
+def test_each_tlp_marks_everything(tmp_path: Path, tlp: str) -> None:
+    _results(tmp_path, [CAMPAIGN])
+    assert _export(tmp_path, "--all", "--tlp", tlp).exit_code == 0
+    bundle = json.loads((tmp_path / "bundle.json").read_text())
+    markings = {m for o in bundle["objects"] for m in o.get("object_marking_refs", [])}
+    assert len(markings) == 1
