@@ -248,6 +248,18 @@ def test_body_limit_admin_auth_health_and_metrics(upstream: str, tmp_path: Path)
         assert "distillguard_gateway_overhead_seconds_bucket" in metrics
 
 
+def _refused_within(client: openai.OpenAI, seconds: float, what: str) -> None:
+    """Send until the gateway refuses the account (403), or fail after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            client.chat.completions.create(model="mock-1", messages=MSG)
+        except openai.PermissionDeniedError:
+            return
+        time.sleep(0.2)
+    pytest.fail(f"{what} was not enforced within {seconds:.0f} s")
+
+
 def test_a_new_scan_takes_effect_without_restart(gw: Running) -> None:
     client = gw.openai("acct_later")
     client.chat.completions.create(model="mock-1", messages=MSG)
@@ -255,15 +267,7 @@ def test_a_new_scan_takes_effect_without_restart(gw: Running) -> None:
     assert results is not None
     with (results / "accounts.csv").open("a") as f:
         f.write("acct_later,0.95,block,c9,camp2,new evidence\n")
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        try:
-            client.chat.completions.create(model="mock-1", messages=MSG)
-        except openai.PermissionDeniedError:
-            break
-        time.sleep(0.2)
-    else:
-        pytest.fail("the new verdict was not enforced within 5 s")
+    _refused_within(client, 5.0, "the new verdict")
 
 
 def test_a_verdict_set_elsewhere_takes_effect_and_a_broken_file_keeps_the_old(
@@ -274,15 +278,7 @@ def test_a_verdict_set_elsewhere_takes_effect_and_a_broken_file_keeps_the_old(
     # The console writes into the gateway's manual verdicts file through its own book.
     console = VerdictBook(gw.gateway.book.results, gw.gateway.book.manual_path)
     console.set_manual("account", "acct_console", "block")
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        try:
-            client.chat.completions.create(model="mock-1", messages=MSG)
-        except openai.PermissionDeniedError:
-            break
-        time.sleep(0.2)
-    else:
-        pytest.fail("the console's verdict was not enforced within 5 s")
+    _refused_within(client, 5.0, "the console's verdict")
     gw.set_verdict("account", "acct_other", "watch")  # the gateway's own write keeps the block
     assert console.manual["account"] == {"acct_console": "block"}
     assert json.loads(gw.gateway.book.manual_path.read_text())["account"] == {

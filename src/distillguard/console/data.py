@@ -19,16 +19,10 @@ from typing import Any
 import duckdb
 
 from distillguard.contract.body import view_request
+from distillguard.signals.request import INTENT_SIGNALS
 
 FLAGGED = ("challenge", "block")
-SIGNALS = (
-    "reasoning_elicitation",
-    "hidden_reasoning_request",
-    "rubric_grading",
-    "synthetic_data",
-    "sensitive_rewrite",
-    "format_harvest",
-)
+SIGNALS = INTENT_SIGNALS
 
 
 @dataclass
