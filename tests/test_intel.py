@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 import stix2
 from stix2patterns.validator import run_validator
@@ -123,3 +124,88 @@ def test_each_tlp_marks_everything(tmp_path: Path, tlp: str) -> None:
     bundle = json.loads((tmp_path / "bundle.json").read_text())
     markings = {m for o in bundle["objects"] for m in o.get("object_marking_refs", [])}
     assert len(markings) == 1
+
+
+def _import(root: Path, bundle: Path, *args: str) -> Any:
+    store = str(root / "partner.duckdb")
+    return CliRunner().invoke(app, ["intel", "import", str(bundle), "--store", store, *args])
+
+
+def _stored(root: Path) -> list[tuple[Any, ...]]:
+    with duckdb.connect(str(root / "partner.duckdb"), read_only=True) as con:
+        return con.execute(
+            "SELECT source, kind, value, salted, confidence, campaign FROM partner_indicators "
+            "ORDER BY kind, value"
+        ).fetchall()
+
+
+def test_a_bundle_exported_here_imports_into_a_fresh_store(tmp_path: Path) -> None:
+    _results(tmp_path, [CAMPAIGN])
+    assert _export(tmp_path, "--all", "--producer", "Lab A").exit_code == 0
+    done = _import(tmp_path, tmp_path / "bundle.json")
+    assert done.exit_code == 0, done.output
+    rows = _stored(tmp_path)
+    kinds = {r[1] for r in rows}
+    assert kinds == {"ip", "prefix", "asn", "client", "tls", "payment", "email", "account",
+                     "template", "tools"}  # fmt: skip
+    assert all(r[0] == "Lab A" for r in rows)  # every indicator names its source
+    assert all(r[4] == 91 for r in rows)  # the campaign's confidence
+    assert all(r[5] == "distillation campaign K0007" for r in rows)
+    payment = next(r for r in rows if r[1] == "payment")
+    assert payment[2] == hmac.new(SALT, b"pm_secret_card", hashlib.sha256).hexdigest()
+    assert payment[3] is True
+    assert ("Lab A", "client", "Farm's \\\"bot\\\"/1.0", False, 91,
+            "distillation campaign K0007") in rows  # fmt: skip
+    again = _import(tmp_path, tmp_path / "bundle.json")  # idempotent
+    assert again.exit_code == 0
+    assert len(_stored(tmp_path)) == len(rows)
+
+
+def test_a_hostile_bundle_is_refused_or_partly_kept_and_nothing_is_damaged(
+    tmp_path: Path,
+) -> None:
+    _results(tmp_path, [CAMPAIGN])
+    _export(tmp_path, "--all")
+    assert _import(tmp_path, tmp_path / "bundle.json").exit_code == 0
+    before = _stored(tmp_path)
+    good = {"type": "indicator", "spec_version": "2.1", "id": "indicator--1", "pattern_type":
+            "stix", "pattern": "[ipv4-addr:value = '198.51.100.9']", "confidence": 70}  # fmt: skip
+    objects = [
+        good,
+        {**good, "id": "indicator--2", "spec_version": "2.0"},
+        {**good, "id": "indicator--3", "pattern": "[ipv4-addr:value = "},
+        {**good, "id": "indicator--4", "pattern": "[file:name = 'x.exe']"},
+        {**good, "id": "indicator--5", "pattern": "[ipv4-addr:value = '999.1.1.1']"},
+        {**good, "id": "indicator--6", "confidence": 500},
+        {**good, "id": "indicator--7", "valid_until": "2001-01-01T00:00:00Z"},
+        {"type": "x-unknown-thing", "spec_version": "2.1", "id": "x-unknown-thing--1"},
+        "not an object",
+    ]
+    hostile = tmp_path / "hostile.json"
+    hostile.write_text(json.dumps({"type": "bundle", "id": "bundle--1", "objects": objects}))
+    partly = _import(tmp_path, hostile, "--source", "Lab B")
+    assert partly.exit_code == 3, partly.output  # some skipped, each with why
+    for why in (
+        "spec_version '2.0'",
+        "pattern does not parse",
+        "not one distillguard matches",
+        "no valid address",
+        "confidence",
+        "expired",
+        "x-unknown-thing",
+        "not a STIX",
+    ):
+        assert why in partly.output  # fmt: skip
+    after = _stored(tmp_path)
+    assert set(before) <= set(after)  # nothing already stored is damaged
+    assert ("Lab B", "ip", "198.51.100.9", False, 70, "") in after
+    for broken, why in (
+        (b"{not json", "not JSON"),
+        (b'{"type": "indicator"}', "not a STIX bundle"),
+        (b'{"type": "bundle", "objects": 5}', '"objects" list'),
+    ):
+        (tmp_path / "broken.json").write_bytes(broken)
+        refused = _import(tmp_path, tmp_path / "broken.json")
+        assert refused.exit_code == 2
+        assert why in refused.output
+    assert _stored(tmp_path) == after

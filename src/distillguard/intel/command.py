@@ -64,3 +64,57 @@ def export_command(
         kinds[obj["type"]] = kinds.get(obj["type"], 0) + 1
     counts = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
     out.print(f"{out_path}: {counts} (TLP {tlp.upper()})")
+
+
+@intel_app.command("import")
+def import_command(
+    bundle: Annotated[Path, typer.Argument(help="A partner's STIX 2.1 bundle (JSON).")],
+    store: Annotated[Path, typer.Option(help="The store to keep the indicators in.")] = Path(
+        "distillguard.duckdb"  # the store's default path (store.DEFAULT_STORE)
+    ),
+    source: Annotated[
+        str | None,
+        typer.Option(help="Name the partner (default: the bundle's producer identity)."),
+    ] = None,
+    expires_days: Annotated[
+        float, typer.Option(help="Days an indicator stays in force when it sets no valid_until.")
+    ] = 90.0,
+) -> None:
+    """Keep a partner's indicators, with their source, confidence and expiry.
+
+    The bundle is judged object by object: indicators whose patterns distillguard can match
+    (addresses, prefixes, ASNs, user agents, TLS, salted payment, e-mail and account digests)
+    and distillguard signatures are kept; other versions, types and patterns are counted in the
+    report with why. A bundle that cannot be read at all changes nothing. Exit 3 when some
+    objects were skipped.
+
+      distillguard intel import partner-bundle.json --store dg.duckdb
+    """
+    from datetime import UTC, datetime
+
+    from distillguard.intel.partners import BundleError, read_bundle
+    from distillguard.store import Store, StoreError
+
+    try:
+        report = read_bundle(bundle, source, expires_days)
+    except (OSError, BundleError) as exc:
+        raise fail(str(exc), 2) from None
+    now = datetime.now(UTC)
+    rows = [
+        (i.source, i.stix_id, i.kind, i.value, i.salted, i.confidence, i.campaign, i.expires, now)
+        for i in report.kept
+    ]
+    try:
+        with Store.open(store) as db:
+            db.put_partner_indicators(rows)
+    except StoreError as exc:
+        raise fail(str(exc)) from None
+    kinds: dict[str, int] = {}
+    for i in report.kept:
+        kinds[i.kind] = kinds.get(i.kind, 0) + 1
+    kept = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "none"
+    out.print(f"{bundle}: {report.objects} objects; kept {len(rows)} ({kept}) in {store}")
+    for reason, n in report.skipped.most_common():
+        out.print(f"  skipped {n}: {reason} (e.g. {report.examples.get(reason, '?')})")
+    if report.skipped:
+        raise typer.Exit(3)

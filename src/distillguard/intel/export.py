@@ -140,6 +140,7 @@ def _campaign_objects(c: dict[str, Any], salt: bytes, common: dict[str, Any]) ->
                     "algorithm": SIGNATURE_ALGORITHM,
                     "campaign_accounts": item["campaign_accounts"],
                     "all_accounts": item["all_accounts"],
+                    "confidence": confidence,
                 }
                 signature = Signature(**fields, **common)
                 out += [signature, _relate(signature, "related-to", campaign, common)]

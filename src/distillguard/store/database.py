@@ -23,6 +23,14 @@ import pyarrow as pa
 from distillguard.contract.event import CONTRACT_VERSION
 from distillguard.store.columns import ACCOUNT_COLUMNS, EVENT_COLUMNS, create_table_sql
 
+# Indicators partners shared (distillguard intel import): kept apart from what was observed.
+PARTNER_TABLE = """
+CREATE TABLE IF NOT EXISTS partner_indicators (
+    source VARCHAR NOT NULL, stix_id VARCHAR NOT NULL, kind VARCHAR NOT NULL,
+    value VARCHAR NOT NULL, salted BOOLEAN NOT NULL, confidence INTEGER NOT NULL,
+    campaign VARCHAR, expires TIMESTAMPTZ NOT NULL, imported_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (source, stix_id)
+)"""
 LOCK_WAIT_S = 30.0  # how long opening waits for another process to let go of the file
 
 DEFAULT_STORE = Path("distillguard.duckdb")
@@ -97,6 +105,7 @@ class Store:
         con.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
         con.execute(create_table_sql("events", EVENT_COLUMNS, key="request_id"))
         con.execute(create_table_sql("accounts", ACCOUNT_COLUMNS, key="account_id"))
+        con.execute(PARTNER_TABLE)
         meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
         if not meta:
             con.executemany(
@@ -130,6 +139,23 @@ class Store:
     def retention(self) -> Retention:
         rows = self.con.execute("SELECT value FROM meta WHERE key = 'retention'").fetchall()
         return Retention(rows[0][0]) if rows else Retention.FULL
+
+    def put_partner_indicators(self, rows: list[tuple[Any, ...]]) -> int:
+        """Store a partner's indicators in one transaction (all or none); a re-import of the
+        same indicator replaces it. Rows: source, stix_id, kind, value, salted, confidence,
+        campaign, expires, imported_at."""
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.executemany(
+                "INSERT OR REPLACE INTO partner_indicators VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+        except duckdb.Error:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+        return len(rows)
 
     def insert_events(self, batch: pa.Table) -> int:
         """Insert a batch of event rows; rows whose request_id is already stored are skipped.
