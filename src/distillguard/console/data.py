@@ -19,9 +19,9 @@ from typing import Any
 import duckdb
 
 from distillguard.contract.body import view_request
+from distillguard.evaluate.results import FLAGGED
 from distillguard.signals.request import INTENT_SIGNALS
 
-FLAGGED = ("challenge", "block")
 SIGNALS = INTENT_SIGNALS
 
 

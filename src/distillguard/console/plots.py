@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 _PALETTE = ["#4269d0", "#efb118", "#ff725c", "#6cc5b0", "#3ca951", "#ff8ab7", "#a463f2", "#97bbf5"]
@@ -81,7 +80,3 @@ def warm() -> None:
     """Import matplotlib and igraph now (seconds, cold), not on an analyst's first page."""
     import igraph  # noqa: F401
     import matplotlib.pyplot  # noqa: F401
-
-
-def hour_label(hour: datetime) -> str:
-    return hour.strftime("%Y-%m-%d %H:00")
