@@ -16,7 +16,7 @@ from typing import Any
 
 from distillguard.simulate.actor import Actor, Address, Label, Models, Request, Style, Work, pick
 from distillguard.simulate.clock import day_times, poisson
-from distillguard.simulate.infra import ClientStack, client_stack, custom_stack
+from distillguard.simulate.infra import ClientStack, Networks, client_stack, custom_stack
 from distillguard.simulate.plan import DAY, Planner, utc_offset
 from distillguard.simulate.populations import EVERYDAY
 from distillguard.simulate.scenario import Campaign
@@ -158,14 +158,20 @@ def plan_campaign(p: Planner, spec: Campaign) -> None:
     end = p.start + (spec.end_day if spec.end_day is not None else p.scenario.days) * DAY
     farm_at = datetime.fromtimestamp(start, UTC) - timedelta(days=spec.creation.days_before_start)
     label = Label("attack", spec.name, True, datetime.fromtimestamp(start, UTC))
-    pool = _proxy_pool(p, spec)
-    stacks = _stacks(p, spec)
-    payments = [p.payment() for _ in range(p.scaled(spec.payment_methods))]
-    domains = _domains(p, spec)
+    # An operator's infrastructure and pipeline are its own, whichever provider it points them
+    # at: with `operator` set they come from the operator's seed, not the scenario's.
+    infra, net = p.rng, p.net
+    if spec.operator:
+        infra = random.Random(f"operator:{spec.operator}")
+        net = Networks(int.from_bytes(spec.operator.encode()[:8].ljust(8, b"\0"), "big"))
+    pool = _proxy_pool(p, spec, infra, net)
+    stacks = _stacks(spec, infra)
+    payments = [f"pm_{infra.getrandbits(48):012x}" for _ in range(p.scaled(spec.payment_methods))]
+    domains = _domains(p, spec, infra)
     style = Style(
-        temperature=rng.choice((0.0, 0.6, 1.0)),
-        max_tokens=rng.choice((4096, 8192)),
-        stream_share=rng.choice((0.0, 1.0)),
+        temperature=infra.choice((0.0, 0.6, 1.0)),
+        max_tokens=infra.choice((4096, 8192)),
+        stream_share=infra.choice((0.0, 1.0)),
         logprobs_share=0.0,
     )
 
@@ -197,12 +203,12 @@ def plan_campaign(p: Planner, spec: Campaign) -> None:
     works = []
     for intent, weight in spec.workload.items():
         skeletons = [
-            p.bank.template(intent, rng, lang=pick(rng, spec.languages))
+            p.bank.template(intent, infra, lang=pick(infra, spec.languages))
             for _ in range(max(1, spec.templates))
         ]
         works.append(Work(intent, weight, spec.languages, spec.paraphrase, skeletons))
     pivot_at, pivot_model = _pivot(p, spec)
-    boiler = rng.choice(BOILERPLATE) if spec.boilerplate else None
+    boiler = infra.choice(BOILERPLATE) if spec.boilerplate else None
     p.emitters.append(
         CampaignEmitter(
             spec,
@@ -243,38 +249,38 @@ def _bans(
         day += DAY
 
 
-def _proxy_pool(p: Planner, spec: Campaign) -> list[Address]:
+def _proxy_pool(p: Planner, spec: Campaign, rng: random.Random, net: Networks) -> list[Address]:
     kinds = {
         "datacenter": ["datacenter"],
         "residential": ["residential"],
         "mixed": ["datacenter", "residential"],
     }[spec.proxy.kind]
-    nets = [p.net.pick(p.rng.choice(kinds), p.rng) for _ in range(max(1, spec.proxy.asns))]
+    nets = [net.pick(rng.choice(kinds), rng) for _ in range(max(1, spec.proxy.asns))]
     ips = max(1, p.scaled(spec.proxy.ips))
     pool = []
     for _ in range(ips):
-        net = p.rng.choice(nets)
-        pool.append(Address(p.net.address(p.rng, net, 0.2), net.asn, net.country))
+        where = rng.choice(nets)
+        pool.append(Address(net.address(rng, where, 0.2), where.asn, where.country))
     return pool
 
 
-def _stacks(p: Planner, spec: Campaign) -> list[ClientStack]:
+def _stacks(spec: Campaign, rng: random.Random) -> list[ClientStack]:
     if spec.user_agents == "single":
-        return [custom_stack(p.rng) if p.rng.random() < 0.5 else client_stack(p.rng)]
+        return [custom_stack(rng) if rng.random() < 0.5 else client_stack(rng)]
     if spec.user_agents == "few":
-        return [client_stack(p.rng) for _ in range(3)]
-    return [client_stack(p.rng) for _ in range(64)]
+        return [client_stack(rng) for _ in range(3)]
+    return [client_stack(rng) for _ in range(64)]
 
 
-def _domains(p: Planner, spec: Campaign) -> list[str]:
+def _domains(p: Planner, spec: Campaign, rng: random.Random) -> list[str]:
     out = []
     for _ in range(p.scaled(spec.email_domains)):
         tier = max(spec.tiers, key=lambda t: spec.tiers[t])
-        stem = p.opaque("d")[2:9]
+        stem = f"{rng.getrandbits(48):012x}"[:7]
         out.append(
             f"{stem}.edu"
             if tier in ("edu", "research")
-            else p.rng.choice(
+            else rng.choice(
                 (f"{stem}-mail.com", "gmail.com", "outlook.com", "163.com", "proton.me")
             )
         )

@@ -109,6 +109,10 @@ class Campaign(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Share of live accounts banned each day and replaced by fresh ones."""
     boilerplate: bool = False
     """The pipeline injects one fixed instruction into every request."""
+    operator: str = ""
+    """Who runs it. Campaigns of one operator share proxies, client stacks, payment methods,
+    e-mail domains and templates in every scenario (two providers it targets); empty: this
+    scenario's own."""
 
 
 class Scenario(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
