@@ -92,7 +92,10 @@ def test_the_bundle_validates_and_names_the_campaign_without_customer_data(tmp_p
     assert f"[x-distillguard-payment:hmac_sha256 = '{digest}']" in patterns
     assert "[ipv6-addr:value = '2001:db8::7']" in patterns
     assert "[ipv4-addr:value ISSUBSET '203.0.113.0/24']" in patterns
-    assert "[autonomous-system:number = 64500]" in patterns
+    # 3 of the 9 accounts on this network are the campaign's: it identifies nothing, left out.
+    assert "[autonomous-system:number = 64500]" not in patterns
+    sure = {o.pattern: o.confidence for o in by_type["indicator"]}
+    assert sure["[ipv4-addr:value ISSUBSET '203.0.113.0/24']"] == round(91 * 3 / 4)
     account = hmac.new(SALT, b"acct_farm_1", hashlib.sha256).hexdigest()
     assert f"[user-account:user_id = '{account}']" in patterns
     signatures = {(s.kind, s.value) for s in by_type["x-distillguard-signature"]}
@@ -115,6 +118,19 @@ def test_bad_requests_are_refused_with_why(tmp_path: Path) -> None:
     short = _export(tmp_path, "--all")
     assert short.exit_code == 2
     assert "at least 16 bytes" in short.output
+
+
+def test_all_leaves_out_low_confidence_groups_unless_named(tmp_path: Path) -> None:
+    campus = {**CAMPAIGN, "campaign_id": "K0009", "confidence": 0.5}
+    _results(tmp_path, [CAMPAIGN, campus])
+    assert _export(tmp_path, "--all").exit_code == 0
+    names = {o["name"] for o in json.loads((tmp_path / "bundle.json").read_text())["objects"]
+             if o["type"] == "campaign"}  # fmt: skip
+    assert names == {"distillation campaign K0007"}
+    assert _export(tmp_path, "--all", "--min-confidence", "0.4").exit_code == 0
+    assert "K0009" in (tmp_path / "bundle.json").read_text()
+    assert _export(tmp_path, "--campaign", "K0009").exit_code == 0  # named: always exported
+    assert "K0009" in (tmp_path / "bundle.json").read_text()
 
 
 @pytest.mark.parametrize("tlp", ["clear", "green", "red"])
@@ -146,10 +162,11 @@ def test_a_bundle_exported_here_imports_into_a_fresh_store(tmp_path: Path) -> No
     assert done.exit_code == 0, done.output
     rows = _stored(tmp_path)
     kinds = {r[1] for r in rows}
-    assert kinds == {"ip", "prefix", "asn", "client", "tls", "payment", "email", "account",
+    assert kinds == {"ip", "prefix", "client", "tls", "payment", "email", "account",
                      "template", "tools"}  # fmt: skip
     assert all(r[0] == "Lab A" for r in rows)  # every indicator names its source
-    assert all(r[4] == 91 for r in rows)  # the campaign's confidence
+    # The campaign's confidence, scaled by the share of the indicator's accounts in it.
+    assert {(r[1], r[4]) for r in rows if r[4] != 91} == {("prefix", 68), ("tls", 55)}
     assert all(r[5] == "distillation campaign K0007" for r in rows)
     payment = next(r for r in rows if r[1] == "payment")
     assert payment[2] == hmac.new(SALT, b"pm_secret_card", hashlib.sha256).hexdigest()
@@ -178,6 +195,21 @@ def test_a_hostile_bundle_is_refused_or_partly_kept_and_nothing_is_damaged(
         {**good, "id": "indicator--5", "pattern": "[ipv4-addr:value = '999.1.1.1']"},
         {**good, "id": "indicator--6", "confidence": 500},
         {**good, "id": "indicator--7", "valid_until": "2001-01-01T00:00:00Z"},
+        # No valid_until, last changed long ago: a collection pulled again must not revive it.
+        {**good, "id": "indicator--8", "modified": "2020-01-01T00:00:00Z"},
+        {**good, "id": "indicator--9", "pattern": "[ipv4-addr:value ISSUBSET '10.0.0.0/16']"},
+        {
+            **good,
+            "id": "indicator--10",
+            "pattern": "[ipv4-addr:value = '198.51.100.10']",
+            "created_by_ref": "identity--x",
+        },
+        {
+            "type": "identity",
+            "spec_version": "2.1",
+            "id": "identity--x",
+            "name": "Lab C;\x1fblock; everyone",
+        },
         {"type": "x-unknown-thing", "spec_version": "2.1", "id": "x-unknown-thing--1"},
         "not an object",
     ]
@@ -194,11 +226,17 @@ def test_a_hostile_bundle_is_refused_or_partly_kept_and_nothing_is_damaged(
         "expired",
         "x-unknown-thing",
         "not a STIX",
+        "not a /24 (IPv4) or /48 (IPv6)",
     ):
         assert why in partly.output  # fmt: skip
     after = _stored(tmp_path)
     assert set(before) <= set(after)  # nothing already stored is damaged
     assert ("Lab B", "ip", "198.51.100.9", False, 70, "") in after
+    assert not any(r[2] == "10.0.0.0/16" for r in after)
+    unsourced = _import(tmp_path, hostile)  # names from the bundle, cleaned for reasons
+    assert ("Lab C block everyone", "ip", "198.51.100.10", False, 70, "") in _stored(tmp_path)
+    assert "skipped 2: expired" in " ".join(unsourced.output.split())  # 7, and 8 by its age
+    after = _stored(tmp_path)
     for broken, why in (
         (b"{not json", "not JSON"),
         (b'{"type": "indicator"}', "not a STIX bundle"),

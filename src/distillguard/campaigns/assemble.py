@@ -38,6 +38,7 @@ TACTICS = {
     "release_pivot": "moved to a newly released model within 24 h",
     "appeared": "accounts first seen together",
     "rotation": "requests rotated through a pool of addresses",
+    "partner": "matches what partners reported of a campaign",
 }
 
 
@@ -124,6 +125,15 @@ def _campaign(
         [campaign_id],
     ).fetchall()
     names = INTENT_SIGNALS
+    # Partners' campaigns its accounts match (intel/match.py), for the analyst and the export.
+    partners = con.execute(
+        """
+        SELECT source, campaign, count(DISTINCT account_id) AS accounts FROM partner_hits
+        WHERE account_id IN (SELECT account_id FROM campaign_of WHERE campaign_id = ?)
+        GROUP BY ALL ORDER BY accounts DESC, source, campaign
+    """,
+        [campaign_id],
+    ).fetchall()
     return {
         "campaign_id": campaign_id,
         "cluster_id": cluster_id,
@@ -142,6 +152,7 @@ def _campaign(
         "indicators": {k: indicators[k] for k in INDICATOR_KINDS if k in indicators},
         # Which account holds which listed indicator: the edges of the console's graph.
         "links": [[a, k, v] for a, k, v in holders if (k, v) in listed],
+        "partners": [{"source": s, "campaign": c, "accounts": n} for s, c, n in partners],
         "evidence": [
             {
                 "request_id": rid,

@@ -2,7 +2,8 @@
 
 An indicator is a value an account uses (an address, a /24, a network (ASN), a client stack, a
 TLS fingerprint, a payment method, a sign-up window, a template, a system prompt, a tool-set
-shape) or a thing it does (the same template as other accounts in the same minutes: ``sync``).
+shape) or a thing it does (the same template as other accounts in the same minutes: ``sync``),
+or a campaign a partner reported that the account matches (``partner``, intel/match.py).
 Indicators used by a single account link nothing and are dropped. Each link's weight is its
 kind's prior strength divided by the log of how many accounts share the value (Fraudar's column
 weighting): a campus NAT or a popular agent's tool schema shared by thousands is weak evidence,
@@ -16,6 +17,7 @@ import duckdb
 # Prior strength of each kind of shared indicator.
 LINK_WEIGHTS: dict[str, float] = {
     "payment": 3.0,
+    "partner": 2.0,  # the same campaign at a partner (intel/match.py), named by what matched
     "ip": 1.5,
     "created": 1.0,
     "template": 1.0,
@@ -39,6 +41,15 @@ def build_links(con: duckdb.DuckDBPyConnection, weights: dict[str, float] | None
     """Create temp table ``links(account_id, kind, value, degree, weight)`` from ``ev``."""
     w = weights or LINK_WEIGHTS
     kinds = ", ".join(f"('{k}', {v})" for k, v in w.items())
+    # Accounts that match one partner campaign are linked through it, whatever values they hit.
+    partner = ""
+    if con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'partner_fp' AND temporary"
+    ).fetchall()[0][0]:
+        partner = """
+        UNION ALL
+        SELECT account_id, 'partner', unnest(partner_links) FROM partner_fp
+        WHERE partner_links IS NOT NULL AND account_id IN (SELECT account_id FROM use)"""
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE raw_links AS
         WITH use AS (SELECT account_id, count(*) AS n FROM ev GROUP BY account_id),
@@ -101,6 +112,7 @@ def build_links(con: duckdb.DuckDBPyConnection, weights: dict[str, float] | None
                g || ':' || floor((epoch(a.created_at) + g * 21600) / 43200)::BIGINT::VARCHAR
         FROM accounts a, (VALUES (0), (1)) t(g)
         WHERE a.created_at IS NOT NULL AND a.account_id IN (SELECT account_id FROM use)
+        {partner}
     """)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE links AS

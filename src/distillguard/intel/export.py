@@ -8,8 +8,9 @@ partnership, so a partner can match its own values and no one can read ours);
 ``x-distillguard-signature`` objects for prompt-template, system-prompt, tool-schema and timing
 signatures (the same distillguard code computes the same digest from the same template);
 ``indicates`` / ``related-to`` relationships; one ``sighting`` per indicator with how many of the
-campaign's accounts showed it and when; TLP markings and confidence on everything. No prompt
-text is exported.
+campaign's accounts showed it and when; TLP markings and confidence on everything. An
+indicator's confidence is the campaign's scaled by the share of the accounts showing it that are
+in the campaign; one shared mostly outside it is left out. No prompt text is exported.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import stix2
@@ -33,6 +34,14 @@ TLP = {
 SIGNATURE_KINDS = {"template", "system", "tools", "sync"}
 SALTED_KINDS = {"payment": "payment method", "email": "e-mail domain"}
 SIGNATURE_ALGORITHM = "distillguard-v1"
+# An indicator most of whose accounts are outside the campaign (a webmail domain, a popular
+# SDK) identifies nothing: it is left out, and the rest carry confidence scaled by their share.
+MIN_SPECIFICITY = 0.5
+# `--all` shares campaigns at least this confident: low-confidence groups are often campus or
+# grader groups that a partner would only mistake for attackers.
+MIN_CONFIDENCE = 0.7
+# Indicators stay valid this long after the campaign was last seen: proxies and cards rotate.
+VALID_DAYS = 90
 
 
 @stix2.CustomObject(
@@ -91,17 +100,19 @@ def bundle(
     salt: bytes,
     tlp: str = "amber",
     producer: str = "distillguard",
+    min_confidence: float = MIN_CONFIDENCE,
 ) -> stix2.Bundle:
-    """The bundle for the named campaigns (all when None)."""
+    """The bundle for the named campaigns (when None: all at least ``min_confidence``)."""
     marking = TLP[tlp]
     identity = stix2.Identity(
         name=producer, identity_class="organization", object_marking_refs=[marking]
     )
     common: dict[str, Any] = {"created_by_ref": identity.id, "object_marking_refs": [marking]}
     objects: list[Any] = [marking, identity]
-    chosen = [
-        c for c in results.campaigns if campaign_ids is None or c["campaign_id"] in campaign_ids
-    ]
+    if campaign_ids is None:
+        chosen = [c for c in results.campaigns if float(c["confidence"]) >= min_confidence]
+    else:
+        chosen = [c for c in results.campaigns if c["campaign_id"] in campaign_ids]
     if campaign_ids is not None:
         missing = set(campaign_ids) - {c["campaign_id"] for c in chosen}
         if missing:
@@ -133,6 +144,10 @@ def _campaign_objects(c: dict[str, Any], salt: bytes, common: dict[str, Any]) ->
     for kind, items in kinds.items():
         for item in items:
             value = str(item["value"])
+            share = int(item["campaign_accounts"]) / max(1, int(item["all_accounts"]))
+            if share < MIN_SPECIFICITY:
+                continue
+            sure = round(confidence * share)
             if kind in SIGNATURE_KINDS:
                 fields = {
                     "kind": kind,
@@ -140,7 +155,7 @@ def _campaign_objects(c: dict[str, Any], salt: bytes, common: dict[str, Any]) ->
                     "algorithm": SIGNATURE_ALGORITHM,
                     "campaign_accounts": item["campaign_accounts"],
                     "all_accounts": item["all_accounts"],
-                    "confidence": confidence,
+                    "confidence": sure,
                 }
                 signature = Signature(**fields, **common)
                 out += [signature, _relate(signature, "related-to", campaign, common)]
@@ -161,8 +176,10 @@ def _campaign_objects(c: dict[str, Any], salt: bytes, common: dict[str, Any]) ->
                 pattern=text,
                 pattern_type="stix",
                 valid_from=first or datetime.now(UTC),
+                valid_until=max(last or first or datetime.now(UTC), datetime.now(UTC))
+                + timedelta(days=VALID_DAYS),
                 indicator_types=["malicious-activity"],
-                confidence=confidence,
+                confidence=sure,
                 **common,
             )
             sighting = stix2.Sighting(

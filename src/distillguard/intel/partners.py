@@ -17,6 +17,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 MAX_BYTES = 64 << 20
 MAX_INDICATORS = 200_000
 SIGNATURE_KINDS = {"template", "system", "tools", "sync"}
@@ -39,6 +41,18 @@ _PATTERNS = [
     (re.compile(r"^\[user-account:user_id = '([0-9a-f]{64})'\]$"), "account"),
 ]
 SALTED = {"payment", "email", "account"}
+_PREFIX_LEN = {4: 24, 6: 48}  # the store's ip_prefix (ingest/validate.py)
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f;]+")
+
+
+def clean_name(text: Any) -> str:
+    """A partner's or campaign's name as shown in reasons: no control characters and no ';'
+    (reasons are joined with '; '), at most 120 characters.
+
+    >>> clean_name("Lab A;\\x1f block everyone")
+    'Lab A block everyone'
+    """
+    return " ".join(_UNSAFE.sub(" ", str(text)).split())[:120]
 
 
 class BundleError(ValueError):
@@ -55,6 +69,7 @@ class PartnerIndicator:
     confidence: int
     campaign: str
     expires: datetime
+    local_value: str | None = None  # this provider's value whose salted digest this is
 
 
 @dataclass
@@ -72,8 +87,6 @@ class Report:
 
 def read_bundle(path: Path, source: str | None, expires_days: float) -> Report:
     """Parse and judge every object of a bundle file."""
-    from stix2patterns.validator import run_validator
-
     size = path.stat().st_size
     if size > MAX_BYTES:
         raise BundleError(f"{path}: {size >> 20} MiB, over the {MAX_BYTES >> 20} MiB limit")
@@ -81,15 +94,22 @@ def read_bundle(path: Path, source: str | None, expires_days: float) -> Report:
         data = json.loads(path.read_bytes())
     except ValueError as exc:
         raise BundleError(f"{path}: not JSON ({exc})") from None
+    return judge_bundle(data, source, expires_days, str(path))
+
+
+def judge_bundle(data: Any, source: str | None, expires_days: float, where: str) -> Report:
+    """Judge every object of a parsed bundle (``where`` names it in errors)."""
+    from stix2patterns.validator import run_validator
+
     if not isinstance(data, dict) or data.get("type") != "bundle":
-        raise BundleError(f'{path}: not a STIX bundle (no "type": "bundle")')
+        raise BundleError(f'{where}: not a STIX bundle (no "type": "bundle")')
     objects = data.get("objects")
     if not isinstance(objects, list):
-        raise BundleError(f'{path}: the bundle has no "objects" list')
+        raise BundleError(f'{where}: the bundle has no "objects" list')
     report = Report(objects=len(objects))
     now = datetime.now(UTC)
     names = {
-        o.get("id"): str(o.get("name", ""))[:200]
+        o.get("id"): clean_name(o.get("name", ""))
         for o in objects
         if isinstance(o, dict) and o.get("type") in ("identity", "campaign")
     }
@@ -119,12 +139,15 @@ def read_bundle(path: Path, source: str | None, expires_days: float) -> Report:
             report.skip(made, obj)
             continue
         found_kind, value = made
-        who = source or names.get(obj.get("created_by_ref")) or "partner"
+        who = clean_name(source or names.get(obj.get("created_by_ref")) or "") or "partner"
         confidence = obj.get("confidence", 50)
         if not isinstance(confidence, int) or not 0 <= confidence <= 100:
             report.skip("confidence not an integer 0-100", obj)
             continue
-        expires = _until(obj.get("valid_until")) or now + timedelta(days=expires_days)
+        # No valid_until: in force for expires_days from when the partner made or last changed
+        # it (not from this import: pulling a collection again must not revive old objects).
+        made_at = _until(obj.get("modified")) or _until(obj.get("created")) or now
+        expires = _until(obj.get("valid_until")) or min(now, made_at) + timedelta(days=expires_days)
         if expires <= now:
             report.skip("expired", obj)
             continue
@@ -157,7 +180,10 @@ def _indicator(obj: dict[str, Any], validate: Any) -> tuple[str, str] | str:
                 if kind == "ip":
                     value = str(ipaddress.ip_address(value))
                 elif kind == "prefix":
-                    value = str(ipaddress.ip_network(value, strict=False))
+                    network = ipaddress.ip_network(value, strict=False)
+                    if network.prefixlen != _PREFIX_LEN[network.version]:
+                        return "prefix not a /24 (IPv4) or /48 (IPv6), the networks matched"
+                    value = str(network)
             except ValueError:
                 return "pattern names no valid address"
             return kind, value
@@ -172,3 +198,35 @@ def _until(text: Any) -> datetime | None:
     except ValueError:
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+# Where this provider keeps the values partners send as salted digests.
+_LOCAL = {"payment": "payment_fingerprint", "email": "email_domain", "account": "account_id"}
+
+
+def resolve_salted(
+    con: duckdb.DuckDBPyConnection, salt: bytes, indicators: list[PartnerIndicator]
+) -> int:
+    """Fill ``local_value`` of salted indicators whose digest matches one of this provider's
+    own payment methods, e-mail domains or account ids (HMAC-SHA256 under the partnership's
+    salt, as the partner computed it). Returns how many matched.
+
+    The store's account records (and, for ids, its events) are hashed once per distinct value:
+    accounts that appear later match when the bundle is imported again.
+    """
+    from distillguard.intel.export import salted
+
+    wanted = {i.kind for i in indicators if i.salted}
+    found = 0
+    for kind in sorted(wanted):
+        column = _LOCAL[kind]
+        query = f"SELECT DISTINCT {column} FROM accounts WHERE {column} IS NOT NULL"
+        if kind == "account":  # a store may have events without account records
+            query += " UNION SELECT DISTINCT account_id FROM events"
+        values = con.execute(query).fetchall()
+        digests = {salted(salt, str(v)): str(v) for (v,) in values}
+        for i in indicators:
+            if i.kind == kind and i.value in digests:
+                i.local_value = digests[i.value]
+                found += 1
+    return found

@@ -6,7 +6,7 @@ from distillguard.verdicts.config import Config
 
 
 def reasons_sql(cfg: Config) -> str:
-    """An expression over ``risk r``, ``fp f``, ``members m``, ``cl`` giving a reasons string."""
+    """An expression over ``risk r``, ``fp f``, ``members m``, ``cl``, ``partner_fp pf``."""
     watch = cfg.thresholds.watch
     return f"""
         CASE WHEN r.risk < {watch} THEN '' ELSE concat_ws('; ',
@@ -24,6 +24,7 @@ def reasons_sql(cfg: Config) -> str:
                       || '% first seen within a day of each other' END,
                  CASE WHEN cl.rotation >= 0.3 THEN round(100 * cl.rotation)
                       || '% rotating through a pool of addresses' END,
+                 CASE WHEN cl.partner >= 0.3 THEN 'matching a campaign partners reported' END,
                  CASE WHEN cl.content >= 0.5 THEN 'eliciting reasoning or training data' END,
                  CASE WHEN cl.repetition >= 0.4 THEN 'repetitive templates' END,
                  CASE WHEN cl.flat >= 0.5 THEN 'round-the-clock timing' END,
@@ -38,6 +39,7 @@ def reasons_sql(cfg: Config) -> str:
           CASE WHEN f.rubric_grading_rate >= 0.3 THEN round(100 * f.rubric_grading_rate)
                || '% rubric grading' END,
           CASE WHEN f.hour_entropy >= {cfg.cluster.flat_entropy} AND f.requests >= 50
-               THEN 'active round the clock' END
+               THEN 'active round the clock' END,
+          pf.partner_reason
         ) END
     """

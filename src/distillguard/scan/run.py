@@ -25,11 +25,12 @@ import msgspec
 from distillguard.campaigns import assemble_campaigns
 from distillguard.coordination import build_links, cluster_accounts
 from distillguard.fingerprints import build_fingerprints
+from distillguard.intel.match import match_partners
 from distillguard.scan.reasons import reasons_sql
 from distillguard.verdicts.config import Config
 from distillguard.verdicts.score import score
 
-STAGES = ("fingerprints", "links", "clusters", "verdicts", "campaigns", "report")
+STAGES = ("fingerprints", "partners", "links", "clusters", "verdicts", "campaigns", "report")
 
 
 @dataclass
@@ -65,6 +66,7 @@ def detect(
     _window(con, until)
     steps: list[tuple[str, Callable[[], object]]] = [
         ("fingerprints", lambda: build_fingerprints(con)),
+        ("partners", lambda: match_partners(con)),
         ("links", lambda: build_links(con)),
         ("clusters", lambda: cluster_accounts(con)),
         ("verdicts", lambda: score(con, cfg)),
@@ -145,6 +147,7 @@ def scan(
                {flagged_at} AS flagged_at
         FROM risk r LEFT JOIN fp f USING (account_id) LEFT JOIN members m USING (account_id)
         LEFT JOIN cl ON cl.cluster_id = r.cluster_id
+        LEFT JOIN partner_fp pf ON pf.account_id = r.account_id
         LEFT JOIN campaign_of c ON c.account_id = r.account_id {join}
         ORDER BY r.risk DESC, r.account_id
     """)

@@ -29,6 +29,7 @@ CREATE TABLE IF NOT EXISTS partner_indicators (
     source VARCHAR NOT NULL, stix_id VARCHAR NOT NULL, kind VARCHAR NOT NULL,
     value VARCHAR NOT NULL, salted BOOLEAN NOT NULL, confidence INTEGER NOT NULL,
     campaign VARCHAR, expires TIMESTAMPTZ NOT NULL, imported_at TIMESTAMPTZ NOT NULL,
+    local_value VARCHAR,  -- this provider's own value a salted digest matched, else NULL
     PRIMARY KEY (source, stix_id)
 )"""
 LOCK_WAIT_S = 30.0  # how long opening waits for another process to let go of the file
@@ -106,6 +107,8 @@ class Store:
         con.execute(create_table_sql("events", EVENT_COLUMNS, key="request_id"))
         con.execute(create_table_sql("accounts", ACCOUNT_COLUMNS, key="account_id"))
         con.execute(PARTNER_TABLE)
+        # Stores from before salted matching (2026-11-30) lack the column.
+        con.execute("ALTER TABLE partner_indicators ADD COLUMN IF NOT EXISTS local_value VARCHAR")
         meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
         if not meta:
             con.executemany(
@@ -142,13 +145,24 @@ class Store:
 
     def put_partner_indicators(self, rows: list[tuple[Any, ...]]) -> int:
         """Store a partner's indicators in one transaction (all or none); a re-import of the
-        same indicator replaces it. Rows: source, stix_id, kind, value, salted, confidence,
-        campaign, expires, imported_at."""
+        same indicator replaces it, keeping a salted match it does not make again. Rows:
+        source, stix_id, kind, value, salted, confidence, campaign, expires, imported_at,
+        local_value."""
         con = self.con
+        if not rows:  # a bundle with nothing usable: nothing to write (executemany refuses [])
+            return 0
         con.execute("BEGIN TRANSACTION")
         try:
+            # A re-import without the salt keeps the matches an earlier one made.
             con.executemany(
-                "INSERT OR REPLACE INTO partner_indicators VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                """INSERT INTO partner_indicators VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (source, stix_id) DO UPDATE SET
+                       kind = excluded.kind, value = excluded.value, salted = excluded.salted,
+                       confidence = excluded.confidence, campaign = excluded.campaign,
+                       expires = excluded.expires, imported_at = excluded.imported_at,
+                       local_value = CASE WHEN excluded.value = partner_indicators.value
+                           THEN coalesce(excluded.local_value, partner_indicators.local_value)
+                           ELSE excluded.local_value END""",
                 rows,
             )
         except duckdb.Error:

@@ -2,7 +2,8 @@
 
 A cluster is risky when its accounts are coordinated in ways real customers are not (signed up
 together, from day one at full use, sharing payment methods without declaring an organisation,
-unverified) *and* its use looks like harvesting (eliciting reasoning, rubric grading at volume,
+unverified, or matching what a partner reported of a campaign: ``intel/match.py``) *and* its use
+looks like harvesting (eliciting reasoning, rubric grading at volume,
 repetition, round-the-clock timing, a pivot to a new model). Risk is the geometric mean of the
 two, so neither a campus NAT (coordinated, ordinary use) nor a judge company (harvest-like use,
 an honest organisation) is enough on its own. A member's risk is scaled by how much of that
@@ -47,8 +48,9 @@ def score(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
     held = " + ".join(f"coalesce({f}::INT, 0)" for f in _MEMBER_FACTS)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE members AS
-        WITH m AS (SELECT m.cluster_id, m.density, f.*
-                   FROM membership m JOIN fp f USING (account_id)),
+        WITH m AS (SELECT m.cluster_id, m.density, f.*, coalesce(pf.partner, 0) AS partner
+                   FROM membership m JOIN fp f USING (account_id)
+                   LEFT JOIN partner_fp pf USING (account_id)),
         win AS (SELECT min(first_ts) AS opened, avg(release_share) AS rs FROM fp),
         med AS (SELECT cluster_id, median(epoch(created_at)) AS med,
                        median(epoch(first_ts)) AS med_first FROM m GROUP BY cluster_id),
@@ -71,6 +73,9 @@ def score(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
                        AS appeared_together,
                    m.ips >= {c.rotation_ips} AND m.ips >= {c.rotation_share} * m.requests
                        AS rotates,
+                   -- Partner evidence is part of the group's when it is material across it:
+                   -- then a member without any carries less of the group's evidence.
+                   avg(m.partner) OVER (PARTITION BY m.cluster_id) >= 0.3 AS partner_material,
                    greatest(least(1, {content} / {c.content_full}),
                             {c.repetition_weight} * greatest(template_share, near_dup_rate),
                             {flat},
@@ -81,8 +86,15 @@ def score(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
         )
         SELECT *,
                -- How much of its group's evidence an account carries itself: the facts known
-               -- about it, its own use, and proxy rotation when present (never against it).
-               ({held} + own_use + rotates::INT) / ({known} + 1 + rotates::INT) AS fit,
+               -- about it and its own use; proxy rotation and a partner's report count when
+               -- present, never against it; lacking a report the group has counts against.
+               ({held} + own_use + rotates::INT) / ({known} + 1 + rotates::INT) AS base_fit,
+               CASE WHEN partner > 0
+                    THEN greatest(base_fit, ({held} + own_use + rotates::INT + partner)
+                                            / ({known} + 2 + rotates::INT))
+                    WHEN partner_material
+                    THEN ({held} + own_use + rotates::INT) / ({known} + 2 + rotates::INT)
+                    ELSE base_fit END AS fit,
                -- Accounts that carry the group's evidence weigh most in it; bystanders swept in
                -- by a shared address weigh little.
                0.05 + fit * fit AS w
@@ -103,6 +115,7 @@ def score(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
                    {_share("is_unverified")} AS unverified,
                    {_share("appeared_together")} AS appeared,
                    {_share("rotates")} AS rotation,
+                   sum(w * partner) / sum(w) AS partner,
                    least(1, sum(w * {content}) / sum(w) / {c.content_full}) AS content,
                    {c.repetition_weight} * sum(w * greatest(template_share, near_dup_rate))
                        / sum(w) AS repetition,
@@ -117,8 +130,9 @@ def score(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
         )
         SELECT *,
                -- Unknown facts are left out of the mean; proxy rotation alone is enough.
-               greatest(coalesce(list_avg([{", ".join(CLUSTER_FACTORS)}]), 0), rotation)
-                   AS coordination,
+               -- A partner's report adds to it (noisy-OR), never takes away.
+               1 - (1 - greatest(coalesce(list_avg([{", ".join(CLUSTER_FACTORS)}]), 0), rotation))
+                   * (1 - partner) AS coordination,
                greatest({", ".join(USE_FACTORS)}) AS harvest,
                CASE WHEN accounts >= {c.min_accounts}
                     THEN sqrt(coordination * harvest) ELSE 0 END AS cluster_risk
