@@ -22,6 +22,7 @@ from tests.scanned import HOSTILE, PROMPT_MARKUP, build
 
 CHROMIUM = Path("/usr/bin/chromium")
 TOKEN = "console-test-token"
+SALT = b"a-partnership-secret-of-some-length"
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +30,10 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pat
     root = build(tmp_path_factory.mktemp("console"))
     results = root / "results"
     shutil.copytree(root / "out", results)
-    app = Console(Results.open(results, root / "store.duckdb"), TOKEN, results / "verdicts.json")
+    app = Console(
+        Results.open(results, root / "store.duckdb"), TOKEN, results / "verdicts.json",
+        salt=SALT, producer="Lab A",
+    )  # fmt: skip
     with serving(app.app()) as url:
         yield url, results
 
@@ -149,3 +153,45 @@ def test_labels_from_logs_cannot_break_a_picture() -> None:
     svg = plots.timeline(rows, "requests per hour, by model")
     assert svg.startswith("<svg")
     assert "<b>" not in svg  # text is drawn as paths, never as markup
+
+
+def test_a_campaign_exports_as_stix_from_its_page_and_the_export_is_logged(
+    console: tuple[str, Path], browser: object, tmp_path: Path
+) -> None:
+    import stix2
+
+    url, results = console
+    campaigns = json.loads((results / "campaigns.json").read_text())
+    top = max(campaigns, key=lambda c: (c["confidence"], c["requests"]))
+    page = browser.new_page(accept_downloads=True)  # type: ignore[attr-defined]
+    _log_in(page, url, f"/campaign/{top['campaign_id']}")
+    page.select_option("form.export-form select[name=tlp]", "green")
+    with page.expect_download() as info:
+        page.click("form.export-form button[type=submit]")
+    saved = tmp_path / "export.json"
+    info.value.save_as(saved)
+    assert info.value.suggested_filename == f"{top['campaign_id']}-green.stix.json"
+    bundle = stix2.parse(saved.read_text(), allow_custom=True)
+    (campaign,) = [o for o in bundle.objects if o["type"] == "campaign"]
+    assert campaign.name == f"distillation campaign {top['campaign_id']}"
+    assert stix2.TLP_GREEN.id in campaign.object_marking_refs
+    assert not any(a in saved.read_text() for a in top["accounts"])  # ids only as digests
+    logged = json.loads((results / "exports.jsonl").read_text().splitlines()[-1])
+    who = (logged["who"], logged["campaign"], logged["tlp"])
+    assert who == ("ana", top["campaign_id"], "green")
+
+
+def test_without_a_salt_the_console_refuses_to_export(console: tuple[str, Path]) -> None:
+    _, results = console
+    bare = Console(Results.open(results), TOKEN, results / "verdicts.json")
+    with serving(bare.app()) as url, httpx.Client(base_url=url) as client:
+        client.post("/login", data={"name": "ana", "token": TOKEN})
+        campaign = json.loads((results / "campaigns.json").read_text())[0]["campaign_id"]
+        page = client.get(f"/campaign/{campaign}").text
+        assert "start the console with --salt-file" in page
+        csrf = page.split('name="csrf" value="')[1].split('"')[0]
+        refused = client.post("/export", data={"csrf": csrf, "id": campaign, "tlp": "amber"})
+        assert refused.status_code == 409
+        assert "--salt-file" in refused.text
+        forged = client.post("/export", data={"id": campaign, "tlp": "amber"})
+        assert forged.status_code == 403

@@ -9,6 +9,7 @@ script at all: the pages are HTML and server-drawn SVG.
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 import time
 from collections.abc import Callable
@@ -31,7 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from distillguard.console import pages, plots
 from distillguard.console.data import Results
-from distillguard.console.labels import LABELS, TARGETS, Labels
+from distillguard.console.labels import LABELS, TARGETS, Labels, append
 from distillguard.gateway.verdicts import VerdictBook
 from distillguard.verdicts.config import VERDICTS, ConfigError
 
@@ -84,10 +85,18 @@ class _SecurityHeaders:
 
 class Console:
     def __init__(
-        self, results: Results, token: str, verdicts_file: Path, secret: str | None = None
+        self,
+        results: Results,
+        token: str,
+        verdicts_file: Path,
+        secret: str | None = None,
+        salt: bytes | None = None,
+        producer: str = "distillguard",
     ) -> None:
         self.results = results
         self.token = token
+        self.salt = salt  # the partnership's, for exports; none: exporting is refused
+        self.producer = producer
         self.labels = Labels(results.directory / "labels.jsonl")
         self.book = VerdictBook(results.directory, verdicts_file)
         self.secret = secret or secrets.token_urlsafe(32)
@@ -123,6 +132,7 @@ class Console:
             Route("/account/{key:path}", self.page(pages.account)),
             Route("/label", self.label, methods=["POST"]),
             Route("/verdict", self.verdict, methods=["POST"]),
+            Route("/export", self.export, methods=["POST"]),
             Mount("/static", StaticFiles(directory=static), name="static"),
         ]
         middleware = [
@@ -230,3 +240,42 @@ class Console:
         except ConfigError as exc:
             return Response(f"verdict not saved: {exc}", 409)
         return RedirectResponse(f"/account/{quote(key, safe='')}", 303)
+
+    async def export(self, request: Request) -> Response:
+        """A campaign's indicators as a STIX 2.1 bundle to download; every export is logged
+        (who, when, which campaign, which TLP) in RESULTS/exports.jsonl."""
+        from distillguard.intel.export import TLP, bundle
+
+        fields = await self._checked(request)
+        if fields is None:
+            return Response("bad or missing CSRF token, or not logged in", 403)
+        key, tlp = fields.get("id", ""), fields.get("tlp", "amber")
+        if tlp not in TLP:
+            return Response(f"TLP must be one of {', '.join(TLP)}", 400)
+        if self.salt is None:
+            return Response(
+                "exporting needs the partnership's salt: start the console with --salt-file "
+                "(customer values are shared only as digests under it)",
+                409,
+            )
+        self.results.refresh()
+        try:
+            made = bundle(self.results, [key], self.salt, tlp, self.producer)
+        except KeyError:
+            return Response(f"no campaign {key[:80]!r} in these results", 404)
+        append(
+            self.results.directory / "exports.jsonl",
+            {
+                "ts": datetime.now(UTC).isoformat(timespec="seconds"),
+                "who": request.session["user"],
+                "campaign": key,
+                "tlp": tlp,
+                "objects": len(made.objects),
+            },
+        )
+        name = re.sub(r"[^A-Za-z0-9_-]", "_", key)[:64]
+        return Response(
+            made.serialize(pretty=True),
+            media_type="application/json",
+            headers={"content-disposition": f'attachment; filename="{name}-{tlp}.stix.json"'},
+        )

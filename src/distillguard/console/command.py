@@ -37,11 +37,20 @@ def console_command(
             "manual-verdicts.json."
         ),
     ] = None,
+    salt_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="The partnership's secret (as for `intel export`): enables exporting a "
+            "campaign's indicators as STIX 2.1 from its page."
+        ),
+    ] = None,
+    producer: Annotated[str, typer.Option(help="Who exports say produced them.")] = "distillguard",
 ) -> None:
     """Serve the analyst console: campaigns, the accounts in them and why, the evidence.
 
     Analysts log in with the token, confirm or dismiss campaigns and accounts (kept with who and
-    when in RESULTS/labels.jsonl) and set verdicts the gateway enforces.
+    when in RESULTS/labels.jsonl), set verdicts the gateway enforces and, with --salt-file,
+    export a campaign's indicators for a partner (logged in RESULTS/exports.jsonl).
 
       distillguard console --results .demo/results
     """
@@ -49,11 +58,16 @@ def console_command(
 
     from distillguard.console.app import Console
     from distillguard.console.data import Results
+    from distillguard.intel.command import read_salt
 
     try:
         found = Results.open(results, store)
         token = token or secrets.token_urlsafe(12)
-        console = Console(found, token, verdicts or results / "manual-verdicts.json")
+        salt = read_salt(salt_file) if salt_file else None
+        console = Console(
+            found, token, verdicts or results / "manual-verdicts.json", salt=salt,
+            producer=producer,
+        )  # fmt: skip
     except (FileNotFoundError, ConfigError) as exc:
         raise fail(str(exc)) from None
     typer.echo(f"console: http://{host}:{port}/  token: {token}")

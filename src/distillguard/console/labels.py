@@ -41,13 +41,8 @@ class Labels:
             "label": label,
             "note": note[:2000],
         }
-        line = (json.dumps(entry, ensure_ascii=False) + "\n").encode()
         with self._lock:
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
-            try:
-                os.write(fd, line)  # one write: a reader never sees half an entry
-            finally:
-                os.close(fd)
+            append(self.path, entry)
         return entry
 
     def history(self) -> list[dict[str, Any]]:
@@ -65,3 +60,13 @@ class Labels:
 
     def latest(self) -> dict[tuple[str, str], dict[str, Any]]:
         return {(e["target"], e["id"]): e for e in self.history()}
+
+
+def append(path: Path, entry: dict[str, Any]) -> None:
+    """Append one JSON line in one write: a reader never sees half an entry."""
+    line = (json.dumps(entry, ensure_ascii=False) + "\n").encode()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+    try:
+        os.write(fd, line)
+    finally:
+        os.close(fd)

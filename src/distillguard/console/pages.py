@@ -56,6 +56,7 @@ def campaign(console: Console, request: Request) -> Page:
         "by_capability": "",
         "by_model": "",
         "retention": "full",
+        "can_export": console.salt is not None,
         "graph": console.cached(
             (key, "graph"),
             partial(graph.draw, found, {a["account_id"]: a.get("verdict", "") for a in accounts}),
