@@ -52,6 +52,9 @@ def _results(root: Path, campaigns: list[dict[str, Any]]) -> Path:
     results.mkdir()
     (results / "accounts.csv").write_text(
         "account_id,risk,verdict,cluster_id,campaign_id,reasons\n"
+        "acct_farm_1,0.91,block,C0007,K0007,x\n"
+        "acct_farm_2,0.7,challenge,C0007,K0007,x\n"
+        "acct_farm_3,0.45,watch,C0007,K0007,x\n"
     )
     (results / "campaigns.json").write_text(json.dumps(campaigns))
     (results / "manifest.json").write_text("{}")
@@ -98,6 +101,9 @@ def test_the_bundle_validates_and_names_the_campaign_without_customer_data(tmp_p
     assert sure["[ipv4-addr:value ISSUBSET '203.0.113.0/24']"] == round(91 * 3 / 4)
     account = hmac.new(SALT, b"acct_farm_1", hashlib.sha256).hexdigest()
     assert f"[user-account:user_id = '{account}']" in patterns
+    # A member the scan only watches (often a bystander) is not named to partners.
+    watched = hmac.new(SALT, b"acct_farm_3", hashlib.sha256).hexdigest()
+    assert f"[user-account:user_id = '{watched}']" not in patterns
     signatures = {(s.kind, s.value) for s in by_type["x-distillguard-signature"]}
     assert signatures == {("template", "h123456789"), ("tools", "987654321")}
     indicates = [r for r in by_type["relationship"] if r.relationship_type == "indicates"]

@@ -24,6 +24,7 @@ from typing import Any
 import stix2
 
 from distillguard.console.data import Results
+from distillguard.evaluate.results import FLAGGED
 
 TLP = {
     "clear": stix2.TLP_WHITE,  # TLP 2.0's CLEAR is TLP 1.0's WHITE, the marking STIX 2.1 defines
@@ -118,11 +119,21 @@ def bundle(
         if missing:
             raise KeyError(f"no campaign {', '.join(sorted(missing))} in {results.directory}")
     for c in chosen:
-        objects += _campaign_objects(c, salt, common)
+        # Only accounts the scan flagged are named: a campaign also lists members at watch,
+        # often bystanders swept in by a shared address.
+        flagged = {a for a in c["accounts"] if _verdict(results, a) in FLAGGED}
+        objects += _campaign_objects(c, flagged, salt, common)
     return stix2.Bundle(objects=objects, allow_custom=True)
 
 
-def _campaign_objects(c: dict[str, Any], salt: bytes, common: dict[str, Any]) -> list[Any]:
+def _verdict(results: Results, account: str) -> str:
+    row = results.accounts.get(account)
+    return str(row["verdict"]) if row else ""
+
+
+def _campaign_objects(
+    c: dict[str, Any], flagged: set[str], salt: bytes, common: dict[str, Any]
+) -> list[Any]:
     confidence = round(float(c["confidence"]) * 100)
     first, last = _time(c.get("first_seen")), _time(c.get("last_seen"))
     targets = ", ".join(f"{k} {v:.0%}" for k, v in c["capabilities"].items() if v >= 0.1)
@@ -139,7 +150,7 @@ def _campaign_objects(c: dict[str, Any], salt: bytes, common: dict[str, Any]) ->
     )
     out: list[Any] = [campaign]
     kinds = {**c["indicators"], "account": [
-        {"value": a, "campaign_accounts": 1, "all_accounts": 1} for a in c["accounts"]
+        {"value": a, "campaign_accounts": 1, "all_accounts": 1} for a in sorted(flagged)
     ]}  # fmt: skip
     for kind, items in kinds.items():
         for item in items:

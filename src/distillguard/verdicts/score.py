@@ -130,12 +130,15 @@ def score(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
         )
         SELECT *,
                -- Unknown facts are left out of the mean; proxy rotation alone is enough.
+               greatest(coalesce(list_avg([{", ".join(CLUSTER_FACTORS)}]), 0), rotation)
+                   AS own_coordination,
                -- A partner's report adds to it (noisy-OR), never takes away.
-               1 - (1 - greatest(coalesce(list_avg([{", ".join(CLUSTER_FACTORS)}]), 0), rotation))
-                   * (1 - partner) AS coordination,
+               1 - (1 - own_coordination) * (1 - partner) AS coordination,
                greatest({", ".join(USE_FACTORS)}) AS harvest,
                CASE WHEN accounts >= {c.min_accounts}
-                    THEN sqrt(coordination * harvest) ELSE 0 END AS cluster_risk
+                    THEN sqrt(coordination * harvest) ELSE 0 END AS cluster_risk,
+               CASE WHEN accounts >= {c.min_accounts}
+                    THEN sqrt(own_coordination * harvest) ELSE 0 END AS unreported_risk
         FROM agg
     """)
     age = (
@@ -144,10 +147,15 @@ def score(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
     )
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE risk AS
-        WITH own AS (SELECT account_id, cluster_id, fit FROM members)
+        WITH own AS (SELECT account_id, cluster_id, fit, partner FROM members)
         SELECT f.account_id, own.cluster_id, coalesce(cl.cluster_risk, 0) AS cluster_risk,
                coalesce(own.fit, 0) AS fit,
-               coalesce(cl.cluster_risk, 0) * ({a.member_floor} + {1 - a.member_floor}
+               -- What partners reported lifts a member as far as it carries that evidence
+               -- itself: a bystander in a reported group is judged on the group's own facts.
+               coalesce(cl.unreported_risk + (cl.cluster_risk - cl.unreported_risk)
+                   * least(1, own.partner / nullif(cl.partner, 0)), cl.cluster_risk, 0)
+                   AS own_cluster_risk,
+               own_cluster_risk * ({a.member_floor} + {1 - a.member_floor}
                    * coalesce(own.fit, 0)) AS member_risk,
                -- Judged alone: its own content, as strong as its volume of evidence allows.
                {a.solo_cap} * least(1, {content} / {a.content_full})
