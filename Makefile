@@ -29,18 +29,24 @@ demo: setup
 	@# goes into the same store, where the next scan sees what the gateway saw.
 	@$(UV) run distillguard gateway-demo --results $(DEMO)/results --out $(DEMO)/gateway
 	@$(UV) run distillguard ingest $(DEMO)/gateway/log --store $(DEMO)/store.duckdb -q
+	@# Share what identifies the campaigns with a partner (STIX 2.1; payment methods, e-mail domains
+	@# and account ids only as digests under a salt agreed with that partner: docs/intel.md).
+	@head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > $(DEMO)/partner.salt
+	@$(UV) run distillguard intel export --results $(DEMO)/results --all --tlp green \
+		--salt-file $(DEMO)/partner.salt --producer "demo provider" --out $(DEMO)/partner-bundle.json
 	@# The bundled sample holds two broken records on purpose: exit 3 (some quarantined) is expected.
 	@$(UV) run distillguard ingest $(SAMPLE)/events.jsonl --accounts $(SAMPLE)/accounts.jsonl \
 		--store $(DEMO)/sample.duckdb -q; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 3 ] || exit $$rc
 	@echo "Report: $(DEMO)/results/report.html   Evaluation: $(DEMO)/evaluation/evaluation.html"
 	@echo "Ground truth: $(DEMO)/sim/labels.csv   Refused sample records: $(DEMO)/sample.quarantine.jsonl"
+	@echo "For partners: $(DEMO)/partner-bundle.json (STIX 2.1)"
 	@# At a terminal, end on the analyst console (Ctrl-C stops it); elsewhere, say how to start it.
 	@if [ -t 0 ] && [ -t 1 ]; then $(MAKE) --no-print-directory console; \
 	else echo "Console: make console   (then open http://127.0.0.1:8050/ and log in with the token it prints)"; fi
 
 console: setup
 	$(UV) run distillguard console --results $(DEMO)/results \
-		--verdicts $(DEMO)/gateway/log-manual-verdicts.json
+		--verdicts $(DEMO)/gateway/log-manual-verdicts.json --salt-file $(DEMO)/partner.salt
 
 lint: setup
 	$(UV) run ruff check src tests bench
