@@ -125,6 +125,29 @@ def _events_before_flag(store: Path, rows: dict[str, dict[str, str]], ids: list[
     return total
 
 
+def test_a_scanned_campaign_exports_as_a_valid_bundle_that_imports_into_a_fresh_store(
+    worlds: Path,
+) -> None:
+    import stix2
+    from stix2patterns.validator import run_validator
+
+    text = (worlds / "bundle.json").read_text()
+    bundle = stix2.parse(text, allow_custom=True)
+    kinds = {o["type"] for o in bundle.objects}
+    assert {"identity", "campaign", "indicator", "x-distillguard-signature", "relationship",
+            "sighting", "marking-definition"} <= kinds  # fmt: skip
+    assert all(run_validator(o.pattern) == [] for o in bundle.objects if o["type"] == "indicator")
+    with (worlds / "a" / "labels.csv").open() as f:
+        ids = [r["account_id"] for r in csv.DictReader(f)]
+    assert not any(a in text for a in ids)  # account ids leave only as salted digests
+    fresh = worlds / "fresh.duckdb"
+    done = _cli("intel", "import", str(worlds / "bundle.json"), "--store", str(fresh))
+    assert "skipped" not in done.output
+    with duckdb.connect(str(fresh), read_only=True) as con:
+        (n,) = con.execute("SELECT count(*) FROM partner_indicators").fetchall()[0]
+    assert n == sum(o["type"] in ("indicator", "x-distillguard-signature") for o in bundle.objects)
+
+
 def test_a_partner_bundle_flags_the_same_campaign_sooner(worlds: Path) -> None:
     b = worlds / "b"
     informed = worlds / "b-informed"
