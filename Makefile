@@ -46,7 +46,8 @@ demo: setup
 
 console: setup
 	$(UV) run distillguard console --results $(DEMO)/results \
-		--verdicts $(DEMO)/gateway/log-manual-verdicts.json --salt-file $(DEMO)/partner.salt
+		--verdicts $(DEMO)/gateway/log-manual-verdicts.json \
+		$(if $(wildcard $(DEMO)/partner.salt),--salt-file $(DEMO)/partner.salt)
 
 lint: setup
 	$(UV) run ruff check src tests bench

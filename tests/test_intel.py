@@ -42,9 +42,17 @@ CAMPAIGN = {
         "template": [{"value": "h123456789", "campaign_accounts": 3, "all_accounts": 3}],
         "tools": [{"value": "987654321", "campaign_accounts": 2, "all_accounts": 2}],
     },
-    "links": [],
     "evidence": [],
 }  # fmt: skip
+# acct_farm_1 holds every indicator; an address only the watched acct_farm_3 used is not shared.
+CAMPAIGN["links"] = [
+    ["acct_farm_1", kind, item["value"]]
+    for kind, items in CAMPAIGN["indicators"].items()
+    for item in items
+] + [["acct_farm_3", "ip", "198.51.100.33"]]
+CAMPAIGN["indicators"]["ip"].append(
+    {"value": "198.51.100.33", "campaign_accounts": 1, "all_accounts": 1}
+)
 
 
 def _results(root: Path, campaigns: list[dict[str, Any]]) -> Path:
@@ -101,9 +109,11 @@ def test_the_bundle_validates_and_names_the_campaign_without_customer_data(tmp_p
     assert sure["[ipv4-addr:value ISSUBSET '203.0.113.0/24']"] == round(91 * 3 / 4)
     account = hmac.new(SALT, b"acct_farm_1", hashlib.sha256).hexdigest()
     assert f"[user-account:user_id = '{account}']" in patterns
-    # A member the scan only watches (often a bystander) is not named to partners.
+    # A member the scan only watches (often a bystander) is not named to partners, nor what
+    # only it holds.
     watched = hmac.new(SALT, b"acct_farm_3", hashlib.sha256).hexdigest()
     assert f"[user-account:user_id = '{watched}']" not in patterns
+    assert "[ipv4-addr:value = '198.51.100.33']" not in patterns
     signatures = {(s.kind, s.value) for s in by_type["x-distillguard-signature"]}
     assert signatures == {("template", "h123456789"), ("tools", "987654321")}
     indicates = [r for r in by_type["relationship"] if r.relationship_type == "indicates"]
@@ -137,6 +147,36 @@ def test_all_leaves_out_low_confidence_groups_unless_named(tmp_path: Path) -> No
     assert "K0009" in (tmp_path / "bundle.json").read_text()
     assert _export(tmp_path, "--campaign", "K0009").exit_code == 0  # named: always exported
     assert "K0009" in (tmp_path / "bundle.json").read_text()
+
+
+def test_analysts_decisions_come_before_the_scan(tmp_path: Path) -> None:
+    results = _results(tmp_path, [CAMPAIGN, {**CAMPAIGN, "campaign_id": "K0008"}])
+    (results / "labels.jsonl").write_text(
+        json.dumps({"ts": "2026-11-30T10:00:00+00:00", "who": "ana", "target": "campaign",
+                    "id": "K0008", "label": "dismissed", "note": ""}) + "\n"
+        + json.dumps({"ts": "2026-11-30T10:01:00+00:00", "who": "ana", "target": "account",
+                      "id": "acct_farm_3", "label": "confirmed", "note": ""}) + "\n"
+    )  # fmt: skip
+    (results / "manual-verdicts.json").write_text(
+        json.dumps({"account": {"acct_farm_2": "clear"}, "cluster": {}})
+    )
+    dismissed = _export(tmp_path, "--campaign", "K0008")
+    assert dismissed.exit_code == 2
+    assert "dismissed by ana" in dismissed.output
+    assert _export(tmp_path, "--all").exit_code == 0
+    text = (tmp_path / "bundle.json").read_text()
+    assert "K0008" not in text
+    digests = {a: hmac.new(SALT, a.encode(), hashlib.sha256).hexdigest()
+               for a in ("acct_farm_1", "acct_farm_2", "acct_farm_3")}  # fmt: skip
+    assert digests["acct_farm_1"] in text  # flagged by the scan
+    assert digests["acct_farm_2"] not in text  # cleared by an analyst's manual verdict
+    assert digests["acct_farm_3"] in text  # confirmed by an analyst
+    assert "198.51.100.33" in text  # so what it holds is shared too
+    (results / "manual-verdicts.json").write_text(json.dumps(
+        {"account": {a: "watch" for a in digests}, "cluster": {}}))  # fmt: skip
+    nobody = _export(tmp_path, "--campaign", "K0007")
+    assert nobody.exit_code == 2
+    assert "none of its accounts is flagged" in nobody.output
 
 
 @pytest.mark.parametrize("tlp", ["clear", "green", "red"])

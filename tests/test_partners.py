@@ -175,6 +175,14 @@ def test_a_partner_bundle_flags_the_same_campaign_sooner(worlds: Path) -> None:
                    if rows[a]["flagged_at"])  # fmt: skip
 
     assert first(told) < first(alone)
+    # Without the salt only addresses and pipeline signatures match: less, but not nothing.
+    unsalted = worlds / "b-unsalted"
+    unsalted.mkdir()
+    shutil.copy(b / "store.duckdb", unsalted / "store.duckdb")
+    _cli("intel", "import", str(worlds / "bundle.json"), "--store", str(unsalted / "store.duckdb"))
+    partly = _scan(unsalted / "store.duckdb", unsalted / "out", "--replay", "6h")
+    assert first(partly) <= first(alone)
+    assert _events_before_flag(unsalted / "store.duckdb", partly, farm) <= before_alone
     for a in farm:  # every reason that comes from a partner names it
         assert "reported by partner provider-a" in told[a]["reasons"]
     (campaign,) = {told[a]["campaign_id"] for a in farm}

@@ -10,6 +10,7 @@ from typing import Any
 
 import duckdb
 
+from distillguard.intel.match import LINKING
 from distillguard.signals.request import INTENT_SIGNALS
 from distillguard.verdicts.config import Config
 
@@ -38,7 +39,6 @@ TACTICS = {
     "release_pivot": "moved to a newly released model within 24 h",
     "appeared": "accounts first seen together",
     "rotation": "requests rotated through a pool of addresses",
-    "partner": "matches what partners reported of a campaign",
 }
 
 
@@ -126,11 +126,13 @@ def _campaign(
     ).fetchall()
     names = INTENT_SIGNALS
     # Partners' campaigns its accounts match (intel/match.py), for the analyst and the export.
+    linking = ", ".join(f"'{k}'" for k in sorted(LINKING))
     partners = con.execute(
-        """
-        SELECT source, campaign, count(DISTINCT account_id) AS accounts FROM partner_hits
+        f"""
+        SELECT source, campaign, ref, count(DISTINCT account_id) AS accounts FROM partner_hits
         WHERE account_id IN (SELECT account_id FROM campaign_of WHERE campaign_id = ?)
-        GROUP BY ALL ORDER BY accounts DESC, source, campaign
+          AND kind IN ({linking}) AND confidence > 0
+        GROUP BY ALL ORDER BY accounts DESC, source, campaign, ref
     """,
         [campaign_id],
     ).fetchall()
@@ -152,7 +154,9 @@ def _campaign(
         "indicators": {k: indicators[k] for k in INDICATOR_KINDS if k in indicators},
         # Which account holds which listed indicator: the edges of the console's graph.
         "links": [[a, k, v] for a, k, v in holders if (k, v) in listed],
-        "partners": [{"source": s, "campaign": c, "accounts": n} for s, c, n in partners],
+        "partners": [
+            {"source": s, "campaign": c, "id": ref, "accounts": n} for s, c, ref, n in partners
+        ],
         "evidence": [
             {
                 "request_id": rid,

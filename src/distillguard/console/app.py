@@ -259,10 +259,16 @@ class Console:
                 409,
             )
         self.results.refresh()
+        self.book.reload()
         try:
-            made = bundle(self.results, [key], self.salt, tlp, self.producer)
+            made = bundle(
+                self.results, [key], self.salt, tlp, self.producer,
+                manual=self.book.manual["account"],
+            )  # fmt: skip
         except KeyError:
             return Response(f"no campaign {key[:80]!r} in these results", 404)
+        except ValueError as exc:  # dismissed, or no flagged account: nothing to share
+            return Response(str(exc), 409)
         append(
             self.results.directory / "exports.jsonl",
             {

@@ -54,8 +54,19 @@ def export_command(
     out_path: Annotated[
         Path, typer.Option("--out", help="Where to write the bundle (JSON).")
     ] = Path("bundle.json"),
+    verdicts: Annotated[
+        Path | None,
+        typer.Option(
+            help="Analysts' manual verdicts (the gateway's file, as `console --verdicts`); they "
+            "override the scan. Default: RESULTS/manual-verdicts.json when it exists."
+        ),
+    ] = None,
 ) -> None:
     """Write a STIX 2.1 bundle of campaigns and what identifies them, without customer data.
+
+    Only flagged accounts, and what they hold, are shared; analysts' decisions come first
+    (manual verdicts, then labels in RESULTS/labels.jsonl). Campaigns dismissed by an analyst or
+    without a flagged account are left out (refused when named).
 
     Examples:
 
@@ -71,10 +82,11 @@ def export_command(
     if tlp not in TLP:
         raise fail(f"--tlp must be one of {', '.join(TLP)}, not {tlp!r}", 2)
     salt = read_salt(salt_file)
+    manual = _manual_verdicts(verdicts or results / "manual-verdicts.json", verdicts is not None)
     try:
         made = bundle(Results.open(results), None if all_campaigns else campaign, salt, tlp,
-                      producer, min_confidence)  # fmt: skip
-    except (FileNotFoundError, KeyError) as exc:
+                      producer, min_confidence, manual)  # fmt: skip
+    except (FileNotFoundError, KeyError, ValueError) as exc:
         raise fail(str(exc).strip("'\""), 2) from None
     out_path.write_text(made.serialize(pretty=True), encoding="utf-8")
     kinds: dict[str, int] = {}
@@ -190,7 +202,7 @@ def push_command(
     The password for --user is read from $DISTILLGUARD_TAXII_PASSWORD. Exit 3 when the server
     refused some objects or had not taken them all within two minutes.
 
-    Examples:
+    Example:
 
       distillguard intel push bundle.json --url URL --collection ID --user lab-a
     """
@@ -227,7 +239,7 @@ def _keep(report: Report, name: str, store: Path, salt: bytes | None) -> None:
             db.put_partner_indicators(
                 [
                     (i.source, i.stix_id, i.kind, i.value, i.salted, i.confidence, i.campaign,
-                     i.expires, now, i.local_value)
+                     i.expires, now, i.local_value, i.campaign_ref)
                     for i in report.kept
                 ]
             )  # fmt: skip
@@ -257,3 +269,19 @@ def read_salt(path: Path) -> bytes:
     if len(salt) < 16:
         raise fail(f"{path}: a salt needs at least 16 bytes; it has {len(salt)}", 2)
     return salt
+
+
+def _manual_verdicts(path: Path, named: bool) -> dict[str, str]:
+    """Account verdicts analysts set (the gateway's manual verdicts file), or none."""
+    from distillguard.gateway.verdicts import VerdictBook
+    from distillguard.verdicts.config import ConfigError
+
+    if not path.exists():
+        if named:
+            raise fail(f"{path}: no such manual verdicts file", 2)
+        return {}
+    try:
+        book = VerdictBook(None, path)
+    except ConfigError as exc:
+        raise fail(str(exc), 2) from None
+    return dict(book.manual["account"])

@@ -24,6 +24,7 @@ from typing import Any
 import stix2
 
 from distillguard.console.data import Results
+from distillguard.console.labels import Labels
 from distillguard.evaluate.results import FLAGGED
 
 TLP = {
@@ -102,8 +103,15 @@ def bundle(
     tlp: str = "amber",
     producer: str = "distillguard",
     min_confidence: float = MIN_CONFIDENCE,
+    manual: dict[str, str] | None = None,
 ) -> stix2.Bundle:
-    """The bundle for the named campaigns (when None: all at least ``min_confidence``)."""
+    """The bundle for the named campaigns (when None: all at least ``min_confidence``).
+
+    Only what flagged accounts hold is shared. An account is flagged by its manual verdict
+    (``manual``: account → verdict, as the gateway's file holds them), else by an analyst's
+    label in RESULTS/labels.jsonl (confirmed or dismissed), else by the scan. A campaign an
+    analyst dismissed, or with no flagged account, is not shared: ``ValueError`` when named.
+    """
     marking = TLP[tlp]
     identity = stix2.Identity(
         name=producer, identity_class="organization", object_marking_refs=[marking]
@@ -118,17 +126,40 @@ def bundle(
         missing = set(campaign_ids) - {c["campaign_id"] for c in chosen}
         if missing:
             raise KeyError(f"no campaign {', '.join(sorted(missing))} in {results.directory}")
+    labels = Labels(results.directory / "labels.jsonl").latest()
     for c in chosen:
-        # Only accounts the scan flagged are named: a campaign also lists members at watch,
-        # often bystanders swept in by a shared address.
-        flagged = {a for a in c["accounts"] if _verdict(results, a) in FLAGGED}
+        key = c["campaign_id"]
+        # A campaign also lists members at watch, often bystanders swept in by a shared
+        # address: only flagged accounts, and what they hold, are named to partners.
+        flagged = {a for a in c["accounts"] if _flagged(results, labels, manual or {}, a)}
+        said = labels.get(("campaign", key))
+        why = (
+            f"dismissed by {said['who']} on {said['ts']}"
+            if said and said["label"] == "dismissed"
+            else ""
+            if flagged
+            else "none of its accounts is flagged"
+        )
+        if why:
+            if campaign_ids is not None:
+                raise ValueError(f"campaign {key} is not shared: {why}")
+            continue
         objects += _campaign_objects(c, flagged, salt, common)
     return stix2.Bundle(objects=objects, allow_custom=True)
 
 
-def _verdict(results: Results, account: str) -> str:
+def _flagged(
+    results: Results,
+    labels: dict[tuple[str, str], dict[str, Any]],
+    manual: dict[str, str],
+    account: str,
+) -> bool:
+    if account in manual:
+        return manual[account] in FLAGGED
+    if said := labels.get(("account", account)):
+        return bool(said["label"] == "confirmed")
     row = results.accounts.get(account)
-    return str(row["verdict"]) if row else ""
+    return bool(row and row["verdict"] in FLAGGED)
 
 
 def _campaign_objects(
@@ -152,9 +183,12 @@ def _campaign_objects(
     kinds = {**c["indicators"], "account": [
         {"value": a, "campaign_accounts": 1, "all_accounts": 1} for a in sorted(flagged)
     ]}  # fmt: skip
+    held = {(k, str(v)) for a, k, v in c.get("links", []) if a in flagged}
     for kind, items in kinds.items():
         for item in items:
             value = str(item["value"])
+            if kind != "account" and "links" in c and (kind, value) not in held:
+                continue  # only watched members hold it
             share = int(item["campaign_accounts"]) / max(1, int(item["all_accounts"]))
             if share < MIN_SPECIFICITY:
                 continue

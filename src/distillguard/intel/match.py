@@ -97,14 +97,17 @@ _NAMES = {  # singular, plural
 def match_partners(con: duckdb.DuckDBPyConnection) -> int:
     """Create temp tables ``partner_hits`` and ``partner_fp``; returns accounts hit.
 
-    ``partner_hits(account_id, source, campaign, kind, value, confidence, events)``: one row per
+    ``partner_hits(account_id, source, campaign, ref, kind, value, confidence, events)``: a row per
     account and indicator it matches (events: how many of its requests did, NULL for sign-up
     facts). ``partner_fp(account_id, partner, partner_links, partner_reason)``: the evidence per
     account, the partner campaigns that link it, and why, in words that name the partner.
     """
     con.execute("""
         CREATE OR REPLACE TEMP TABLE partner_live AS
-        SELECT source, coalesce(nullif(campaign, ''), 'a campaign') AS campaign, kind,
+        -- A campaign is its STIX id (K0003 names another campaign in a partner's next scan);
+        -- its name is for people.
+        SELECT source, coalesce(nullif(campaign, ''), 'a campaign') AS campaign,
+               coalesce(campaign_ref, '') AS ref, kind,
                coalesce(local_value, value) AS value, max(confidence) AS confidence
         FROM partner_indicators
         WHERE expires > now() AND (NOT salted OR local_value IS NOT NULL)
@@ -113,13 +116,13 @@ def match_partners(con: duckdb.DuckDBPyConnection) -> int:
     live = {k for (k,) in con.execute("SELECT DISTINCT kind FROM partner_live").fetchall()}
     # Only the kinds partners sent: each join reads the window's events once.
     parts = [
-        f"""SELECT account_id, p.source, p.campaign, p.kind, p.value, p.confidence,
+        f"""SELECT account_id, p.source, p.campaign, p.ref, p.kind, p.value, p.confidence,
                    count(*) AS events
             FROM ev JOIN partner_live p ON p.kind = '{kind}' AND {key} = p.value GROUP BY ALL"""
         for kind, key in _EVENT_KEYS
         if kind in live
     ] + [
-        f"""SELECT a.account_id, p.source, p.campaign, p.kind, p.value, p.confidence,
+        f"""SELECT a.account_id, p.source, p.campaign, p.ref, p.kind, p.value, p.confidence,
                    NULL::BIGINT AS events
             FROM ({values}) a JOIN partner_live p ON p.kind = '{kind}' AND a.v = p.value
             WHERE a.account_id IN (SELECT account_id FROM ev)"""
@@ -131,7 +134,8 @@ def match_partners(con: duckdb.DuckDBPyConnection) -> int:
     else:  # nothing shared, or all expired: skip the joins over the events
         con.execute("""
             CREATE OR REPLACE TEMP TABLE partner_hits (account_id VARCHAR, source VARCHAR,
-                campaign VARCHAR, kind VARCHAR, value VARCHAR, confidence INTEGER, events BIGINT)
+                campaign VARCHAR, ref VARCHAR, kind VARCHAR, value VARCHAR, confidence INTEGER,
+                events BIGINT)
         """)
     weights = ", ".join(
         f"('{k}', {w}, '{FAMILIES[k]}', '{_NAMES[k][0]}', '{_NAMES[k][1]}')"
@@ -153,12 +157,12 @@ def match_partners(con: duckdb.DuckDBPyConnection) -> int:
             FROM per_family GROUP BY account_id
         ),
         said AS (  -- one phrase per partner campaign
-            SELECT account_id, source, campaign,
+            SELECT account_id, source, campaign, ref,
                    max(confidence) AS confidence,
                    bool_or(kind IN ({linking})) AS links,
                    string_agg(CASE WHEN n = 1 THEN name ELSE n || ' ' || names END, ', '
                               ORDER BY w DESC, kind) AS what
-            FROM (SELECT account_id, source, campaign, kind, name, names, w,
+            FROM (SELECT account_id, source, campaign, ref, kind, name, names, w,
                          max(confidence) AS confidence,
                          count(DISTINCT value) AS n FROM hit GROUP BY ALL)
             GROUP BY ALL
@@ -166,7 +170,8 @@ def match_partners(con: duckdb.DuckDBPyConnection) -> int:
         says AS (
             SELECT account_id,
                    -- chr(31) never occurs in names (partners.clean_name strips it)
-                   list(source || chr(31) || campaign ORDER BY source, campaign)
+                   list(source || chr(31) || campaign || chr(31) || ref
+                        ORDER BY source, campaign, ref)
                        FILTER (WHERE links) AS partner_links,
                    string_agg('shares ' || what || ' with ' || campaign || ' reported by partner '
                               || source || ' (confidence ' || confidence || ')', '; '

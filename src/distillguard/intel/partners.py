@@ -70,6 +70,7 @@ class PartnerIndicator:
     campaign: str
     expires: datetime
     local_value: str | None = None  # this provider's value whose salted digest this is
+    campaign_ref: str = ""  # the STIX id of the campaign: names like K0003 repeat across scans
 
 
 @dataclass
@@ -151,11 +152,13 @@ def judge_bundle(data: Any, source: str | None, expires_days: float, where: str)
         if expires <= now:
             report.skip("expired", obj)
             continue
-        campaign = names.get(indicates.get(obj.get("id")), "")
+        ref = indicates.get(obj.get("id"))
+        campaign = names.get(ref, "")
         report.kept.append(
             PartnerIndicator(
                 who[:200], str(obj.get("id"))[:200], found_kind, value,
                 found_kind in SALTED, confidence, campaign, expires,
+                campaign_ref=clean_name(ref or "")[:200] if campaign else "",
             )
         )  # fmt: skip
     return report

@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS partner_indicators (
     value VARCHAR NOT NULL, salted BOOLEAN NOT NULL, confidence INTEGER NOT NULL,
     campaign VARCHAR, expires TIMESTAMPTZ NOT NULL, imported_at TIMESTAMPTZ NOT NULL,
     local_value VARCHAR,  -- this provider's own value a salted digest matched, else NULL
+    campaign_ref VARCHAR,  -- the STIX id of the campaign it indicates (names repeat across scans)
     PRIMARY KEY (source, stix_id)
 )"""
 LOCK_WAIT_S = 30.0  # how long opening waits for another process to let go of the file
@@ -107,8 +108,9 @@ class Store:
         con.execute(create_table_sql("events", EVENT_COLUMNS, key="request_id"))
         con.execute(create_table_sql("accounts", ACCOUNT_COLUMNS, key="account_id"))
         con.execute(PARTNER_TABLE)
-        # Stores from before salted matching (2026-11-30) lack the column.
-        con.execute("ALTER TABLE partner_indicators ADD COLUMN IF NOT EXISTS local_value VARCHAR")
+        # Stores from before salted matching (2026-11-30) lack these columns.
+        for column in ("local_value", "campaign_ref"):
+            con.execute(f"ALTER TABLE partner_indicators ADD COLUMN IF NOT EXISTS {column} VARCHAR")
         meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
         if not meta:
             con.executemany(
@@ -147,7 +149,7 @@ class Store:
         """Store a partner's indicators in one transaction (all or none); a re-import of the
         same indicator replaces it, keeping a salted match it does not make again. Rows:
         source, stix_id, kind, value, salted, confidence, campaign, expires, imported_at,
-        local_value."""
+        local_value, campaign_ref."""
         con = self.con
         if not rows:  # a bundle with nothing usable: nothing to write (executemany refuses [])
             return 0
@@ -155,10 +157,11 @@ class Store:
         try:
             # A re-import without the salt keeps the matches an earlier one made.
             con.executemany(
-                """INSERT INTO partner_indicators VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """INSERT INTO partner_indicators VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT (source, stix_id) DO UPDATE SET
                        kind = excluded.kind, value = excluded.value, salted = excluded.salted,
                        confidence = excluded.confidence, campaign = excluded.campaign,
+                       campaign_ref = excluded.campaign_ref,
                        expires = excluded.expires, imported_at = excluded.imported_at,
                        local_value = CASE WHEN excluded.value = partner_indicators.value
                            THEN coalesce(excluded.local_value, partner_indicators.local_value)

@@ -133,7 +133,8 @@ def score(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
                greatest(coalesce(list_avg([{", ".join(CLUSTER_FACTORS)}]), 0), rotation)
                    AS own_coordination,
                -- A partner's report adds to it (noisy-OR), never takes away.
-               1 - (1 - own_coordination) * (1 - partner) AS coordination,
+               CASE WHEN partner > 0 THEN 1 - (1 - own_coordination) * (1 - partner)
+                    ELSE own_coordination END AS coordination,
                greatest({", ".join(USE_FACTORS)}) AS harvest,
                CASE WHEN accounts >= {c.min_accounts}
                     THEN sqrt(coordination * harvest) ELSE 0 END AS cluster_risk,
