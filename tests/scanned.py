@@ -3,6 +3,7 @@ account whose id is markup, simulated, ingested and scanned once per module that
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -99,21 +100,29 @@ def hostile_account(root: Path) -> tuple[Path, Path]:
     return events_path, accounts_path
 
 
+def simulate_into(
+    spec: Path, sim: Path, store: Path, events: Sequence[Path] = (), accounts: Sequence[Path] = ()
+) -> None:
+    """Simulate the scenario file ``spec`` into ``sim`` and ingest it (with any extra files)
+    into ``store``, asserting nothing was quarantined."""
+    simulate(load_scenario(spec), sim, workers=2)
+    with Store.open(store) as opened:
+        report = ingest(
+            [sim / "events", *events],
+            opened,
+            accounts=[sim / "accounts.jsonl", *accounts],
+            quarantine_path=store.with_suffix(".quarantine.jsonl"),
+            options=IngestOptions(now=LATE),
+        )
+        assert report.clean
+
+
 def build(root: Path) -> Path:
     """Simulate, ingest and scan (with replay) under ``root``; returns ``root``."""
     spec = root / "mini.yaml"
     spec.write_text(MINI)
-    simulate(load_scenario(spec), root / "sim", workers=2)
     hostile_events, hostile_accounts = hostile_account(root)
-    with Store.open(root / "store.duckdb") as store:
-        report = ingest(
-            [root / "sim" / "events", hostile_events],
-            store,
-            accounts=[root / "sim" / "accounts.jsonl", hostile_accounts],
-            quarantine_path=root / "q.jsonl",
-            options=IngestOptions(now=LATE),
-        )
-        assert report.clean
+    simulate_into(spec, root / "sim", root / "store.duckdb", [hostile_events], [hostile_accounts])
     args = ["scan", "--store", str(root / "store.duckdb"), "--out", str(root / "out")]
     result = CliRunner().invoke(app, [*args, "--replay", "12h", "-q"])
     assert result.exit_code == 0, result.output

@@ -17,12 +17,8 @@ import pytest
 from typer.testing import CliRunner
 
 from distillguard.cli import app
-from distillguard.ingest import IngestOptions, ingest
 from distillguard.intel.export import salted
-from distillguard.simulate.run import simulate
-from distillguard.simulate.scenario import load_scenario
-from distillguard.store import Store
-from tests.scanned import LATE
+from tests.scanned import simulate_into
 
 # One operator, two providers. At provider A its farm is loud (a fresh burst of accounts at full
 # use); at provider B the same operator, with the same proxies, cards and pipeline, runs aged,
@@ -68,16 +64,7 @@ def _world(root: Path, name: str, seed: int, campaign: str) -> Path:
     spec = root / f"{name}.yaml"
     spec.write_text(WORLD.format(name=name, seed=seed, campaign=campaign) + HARVEST)
     sim = root / name
-    simulate(load_scenario(spec), sim, workers=2)
-    with Store.open(sim / "store.duckdb") as store:
-        done = ingest(
-            [sim / "events"],
-            store,
-            accounts=[sim / "accounts.jsonl"],
-            quarantine_path=sim / "q.jsonl",
-            options=IngestOptions(now=LATE),
-        )
-        assert done.clean
+    simulate_into(spec, sim, sim / "store.duckdb")
     return sim
 
 

@@ -16,6 +16,7 @@ from distillguard.simulate.populations import KINDS
 from distillguard.simulate.run import LABEL_COLUMNS, simulate
 from distillguard.simulate.scenario import BUILTIN, ScenarioError, load_scenario
 from distillguard.store import Store
+from tests.scanned import simulate_into
 
 LATE = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -68,16 +69,7 @@ def knobs(
     spec = root / "knobs.yaml"
     spec.write_text(KNOBS)
     out = root / "sim"
-    simulate(load_scenario(spec), out, workers=2)
-    with Store.open(root / "store.duckdb") as store:
-        report = ingest(
-            [out / "events"],
-            store,
-            accounts=[out / "accounts.jsonl"],
-            quarantine_path=root / "q.jsonl",
-            options=IngestOptions(now=LATE),
-        )
-        assert report.clean
+    simulate_into(spec, out, root / "store.duckdb")
     con = duckdb.connect(str(root / "store.duckdb"), read_only=True)
     con.execute(
         f"CREATE TEMP TABLE labels AS SELECT * FROM read_csv('{out}/labels.csv', "
