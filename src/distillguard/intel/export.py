@@ -133,13 +133,11 @@ def bundle(
         # address: only flagged accounts, and what they hold, are named to partners.
         flagged = {a for a in c["accounts"] if _flagged(results, labels, manual or {}, a)}
         said = labels.get(("campaign", key))
-        why = (
-            f"dismissed by {said['who']} on {said['ts']}"
-            if said and said["label"] == "dismissed"
-            else ""
-            if flagged
-            else "none of its accounts is flagged"
-        )
+        why = ""
+        if said and said["label"] == "dismissed":
+            why = f"dismissed by {said['who']} on {said['ts']}"
+        elif not flagged:
+            why = "none of its accounts is flagged"
         if why:
             if campaign_ids is not None:
                 raise ValueError(f"campaign {key} is not shared: {why}")

@@ -3,10 +3,10 @@
 A cluster is risky when its accounts are coordinated in ways real customers are not (signed up
 together, from day one at full use, sharing payment methods without declaring an organisation,
 unverified, or matching what a partner reported of a campaign: ``intel/match.py``) *and* its use
-looks like harvesting (eliciting reasoning, rubric grading at volume,
-repetition, round-the-clock timing, a pivot to a new model). Risk is the geometric mean of the
-two, so neither a campus NAT (coordinated, ordinary use) nor a judge company (harvest-like use,
-an honest organisation) is enough on its own. A member's risk is scaled by how much of that
+looks like harvesting (eliciting reasoning, rubric grading at volume, repetition,
+round-the-clock timing, a pivot to a new model). Risk is the geometric mean of the two, so
+neither a campus NAT (coordinated, ordinary use) nor a judge company (harvest-like use, an
+honest organisation) is enough on its own. A member's risk is scaled by how much of that
 group evidence it carries itself, so an innocent account swept into a community stays below the
 line. Accounts judged alone score on their own content, capped below `block`.
 """
