@@ -66,6 +66,7 @@ bench: setup
 	$(UV) run python bench/scan.py
 	$(UV) run python bench/gateway.py
 	$(UV) run python bench/console.py
+	$(UV) run python bench/partners.py
 
 schemas: setup
 	$(UV) run distillguard schema --out schemas

@@ -12,6 +12,8 @@ from typing import Any
 import duckdb
 import pytest
 import stix2
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from stix2patterns.validator import run_validator
 from typer.testing import CliRunner
 
@@ -179,6 +181,18 @@ def test_analysts_decisions_come_before_the_scan(tmp_path: Path) -> None:
     assert "none of its accounts is flagged" in nobody.output
 
 
+def test_an_id_repeated_in_one_bundle_keeps_its_last_version(tmp_path: Path) -> None:
+    first = {"type": "indicator", "spec_version": "2.1", "id": "indicator--1",
+             "pattern_type": "stix", "pattern": "[ipv4-addr:value = '198.51.100.9']",
+             "confidence": 70}  # fmt: skip
+    objects = [first, {**first, "confidence": 40}]
+    bundle = tmp_path / "twice.json"
+    bundle.write_text(json.dumps({"type": "bundle", "id": "bundle--2", "objects": objects}))
+    done = _import(tmp_path, bundle, "--source", "Lab B")
+    assert done.exit_code == 0, done.output
+    assert _stored(tmp_path) == [("Lab B", "ip", "198.51.100.9", False, 40, "")]
+
+
 @pytest.mark.parametrize("tlp", ["clear", "green", "red"])
 def test_each_tlp_marks_everything(tmp_path: Path, tlp: str) -> None:
     _results(tmp_path, [CAMPAIGN])
@@ -293,3 +307,22 @@ def test_a_hostile_bundle_is_refused_or_partly_kept_and_nothing_is_damaged(
         assert refused.exit_code == 2
         assert why in refused.output
     assert _stored(tmp_path) == after
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=40))
+def test_what_the_importer_reads_without_the_grammar_is_valid_stix(text: str) -> None:
+    """The importer skips the (slow) STIX grammar for the forms it recognises; that is sound
+    only if every string those forms accept parses, and what export writes round-trips."""
+    from distillguard.intel.export import _quote
+    from distillguard.intel.partners import _ESCAPE, _PATTERNS
+
+    for raw in (text, _quote(text)):
+        for pattern in (f"[x-distillguard-tls:fingerprint = '{raw}']",
+                        f"[ipv4-addr:value = '{raw}']"):  # fmt: skip
+            if any(regex.fullmatch(pattern) for regex, _ in _PATTERNS):
+                assert run_validator(pattern) == [], pattern
+    tls = next(r for r, kind in _PATTERNS if kind == "tls")
+    found = tls.fullmatch(f"[x-distillguard-tls:fingerprint = '{_quote(text)}']")
+    assert found is not None
+    assert _ESCAPE.sub(r"\1", found.group(1)) == text

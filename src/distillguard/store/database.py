@@ -33,6 +33,19 @@ CREATE TABLE IF NOT EXISTS partner_indicators (
     campaign_ref VARCHAR,  -- the STIX id of the campaign it indicates (names repeat across scans)
     PRIMARY KEY (source, stix_id)
 )"""
+_PARTNER_COLUMNS = [  # the order of put_partner_indicators' rows
+    ("source", pa.string()),
+    ("stix_id", pa.string()),
+    ("kind", pa.string()),
+    ("value", pa.string()),
+    ("salted", pa.bool_()),
+    ("confidence", pa.int32()),
+    ("campaign", pa.string()),
+    ("expires", pa.timestamp("us", tz="UTC")),
+    ("imported_at", pa.timestamp("us", tz="UTC")),
+    ("local_value", pa.string()),
+    ("campaign_ref", pa.string()),
+]
 LOCK_WAIT_S = 30.0  # how long opening waits for another process to let go of the file
 
 DEFAULT_STORE = Path("distillguard.duckdb")
@@ -151,13 +164,24 @@ class Store:
         source, stix_id, kind, value, salted, confidence, campaign, expires, imported_at,
         local_value, campaign_ref."""
         con = self.con
-        if not rows:  # a bundle with nothing usable: nothing to write (executemany refuses [])
+        if not rows:  # a bundle with nothing usable: nothing to write
             return 0
+        # One statement may not update a row twice: the last of repeated ids wins, as it would
+        # row by row. Arrow, not executemany: 200,000 rows in a second, not minutes.
+        unique = list({(r[0], r[1]): r for r in rows}.values())
+        batch = pa.table(
+            {
+                name: pa.array([r[k] for r in unique], kind)
+                for k, (name, kind) in enumerate(_PARTNER_COLUMNS)
+            }
+        )
+        names = ", ".join(name for name, _ in _PARTNER_COLUMNS)
         con.execute("BEGIN TRANSACTION")
         try:
+            con.register("_partner_batch", batch)
             # A re-import without the salt keeps the matches an earlier one made.
-            con.executemany(
-                """INSERT INTO partner_indicators VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            con.execute(
+                f"""INSERT INTO partner_indicators ({names}) SELECT {names} FROM _partner_batch
                    ON CONFLICT (source, stix_id) DO UPDATE SET
                        kind = excluded.kind, value = excluded.value, salted = excluded.salted,
                        confidence = excluded.confidence, campaign = excluded.campaign,
@@ -165,14 +189,15 @@ class Store:
                        expires = excluded.expires, imported_at = excluded.imported_at,
                        local_value = CASE WHEN excluded.value = partner_indicators.value
                            THEN coalesce(excluded.local_value, partner_indicators.local_value)
-                           ELSE excluded.local_value END""",
-                rows,
+                           ELSE excluded.local_value END"""
             )
         except duckdb.Error:
             con.execute("ROLLBACK")
             raise
+        finally:
+            con.unregister("_partner_batch")
         con.execute("COMMIT")
-        return len(rows)
+        return len(unique)
 
     def insert_events(self, batch: pa.Table) -> int:
         """Insert a batch of event rows; rows whose request_id is already stored are skipped.
