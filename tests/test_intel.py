@@ -254,6 +254,9 @@ def test_a_hostile_bundle_is_refused_or_partly_kept_and_nothing_is_damaged(
         {**good, "id": "indicator--4", "pattern": "[file:name = 'x.exe']"},
         {**good, "id": "indicator--5", "pattern": "[ipv4-addr:value = '999.1.1.1']"},
         {**good, "id": "indicator--6", "confidence": 500},
+        {**good, "id": "indicator--11", "confidence": True},
+        {**good, "id": "indicator--12", "pattern": "[autonomous-system:number = 0123]"},
+        {**good, "id": "indicator--13", "pattern": "[x-distillguard-tls:fingerprint = '\ud800']"},
         {**good, "id": "indicator--7", "valid_until": "2001-01-01T00:00:00Z"},
         # No valid_until, last changed long ago: a collection pulled again must not revive it.
         {**good, "id": "indicator--8", "modified": "2020-01-01T00:00:00Z"},
@@ -287,6 +290,7 @@ def test_a_hostile_bundle_is_refused_or_partly_kept_and_nothing_is_damaged(
         "x-unknown-thing",
         "not a STIX",
         "not a /24 (IPv4) or /48 (IPv6)",
+        "not valid Unicode",
     ):
         assert why in partly.output  # fmt: skip
     after = _stored(tmp_path)
@@ -326,3 +330,13 @@ def test_what_the_importer_reads_without_the_grammar_is_valid_stix(text: str) ->
     found = tls.fullmatch(f"[x-distillguard-tls:fingerprint = '{_quote(text)}']")
     assert found is not None
     assert _ESCAPE.sub(r"\1", found.group(1)) == text
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.data())
+def test_every_form_the_importer_recognises_parses_as_stix(data: st.DataObject) -> None:
+    from distillguard.intel.partners import _PATTERNS
+
+    for regex, _ in _PATTERNS:
+        pattern = data.draw(st.from_regex(regex, fullmatch=True))
+        assert run_validator(pattern) == [], pattern

@@ -226,6 +226,8 @@ def _keep(report: Report, name: str, store: Path, salt: bytes | None) -> None:
     """Store what a judged bundle kept, match its salted digests, and report; exit 3 on skips."""
     from datetime import UTC, datetime
 
+    import duckdb
+
     from distillguard.intel.partners import resolve_salted
     from distillguard.store import Store, StoreError
 
@@ -245,6 +247,8 @@ def _keep(report: Report, name: str, store: Path, salt: bytes | None) -> None:
             )  # fmt: skip
     except StoreError as exc:
         raise fail(str(exc)) from None
+    except (duckdb.Error, ValueError, TypeError) as exc:  # judging let it through; none stored
+        raise fail(f"{name}: not stored ({exc})", 2) from None
     kinds: dict[str, int] = {}
     for i in report.kept:
         kinds[i.kind] = kinds.get(i.kind, 0) + 1

@@ -27,7 +27,7 @@ SIGNATURE_KINDS = {"template", "system", "tools", "sync"}
 _PATTERNS = [
     (re.compile(r"\[ipv[46]-addr:value = '([0-9A-Fa-f.:]+)'\]"), "ip"),
     (re.compile(r"\[ipv[46]-addr:value ISSUBSET '([0-9A-Fa-f.:/]+)'\]"), "prefix"),
-    (re.compile(r"\[autonomous-system:number = ([0-9]+)\]"), "asn"),
+    (re.compile(r"\[autonomous-system:number = (0|[1-9][0-9]*)\]"), "asn"),
     (
         re.compile(
             r"\[network-traffic:extensions\.'http-request-ext'\.request_header\."
@@ -53,7 +53,17 @@ def clean_name(text: Any) -> str:
     >>> clean_name("Lab A;\\x1f block everyone")
     'Lab A block everyone'
     """
-    return " ".join(_UNSAFE.sub(" ", str(text)).split())[:120]
+    text = str(text).encode("utf-8", "replace").decode("utf-8")  # lone surrogates from JSON
+    return " ".join(_UNSAFE.sub(" ", text).split())[:120]
+
+
+def _unicode(text: str) -> bool:
+    """JSON may carry lone surrogates, which no store or file can hold."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class BundleError(ValueError):
@@ -141,9 +151,13 @@ def judge_bundle(data: Any, source: str | None, expires_days: float, where: str)
             report.skip(made, obj)
             continue
         found_kind, value = made
+        if not (_unicode(value) and _unicode(str(obj.get("id")))):
+            report.skip("not valid Unicode", obj)
+            continue
         who = clean_name(source or names.get(obj.get("created_by_ref")) or "") or "partner"
         confidence = obj.get("confidence", 50)
-        if not isinstance(confidence, int) or not 0 <= confidence <= 100:
+        bad = isinstance(confidence, bool) or not isinstance(confidence, int)  # true is not 1
+        if bad or not 0 <= confidence <= 100:
             report.skip("confidence not an integer 0-100", obj)
             continue
         # No valid_until: in force for expires_days from when the partner made or last changed
@@ -178,7 +192,7 @@ def _indicator(obj: dict[str, Any], validate: Any) -> tuple[str, str] | str:
     for regex, kind in _PATTERNS:
         # The forms distillguard matches are valid STIX by construction (quotes and escapes
         # included), so the grammar's parser, 2 ms a pattern, runs only on the others.
-        if match := regex.fullmatch(pattern):
+        if match := regex.fullmatch(pattern.strip()):
             value = _ESCAPE.sub(r"\1", match.group(1))
             try:
                 if kind == "ip":
