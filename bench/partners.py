@@ -24,7 +24,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from distillguard.intel.partners import read_bundle
+from distillguard.intel.partners import keep, read_bundle
 from distillguard.scan.run import detect
 from distillguard.store import Store
 from distillguard.store.database import PARTNER_TABLE
@@ -81,12 +81,8 @@ def _time_import(n: int) -> float:
     store.unlink(missing_ok=True)
     began = time.perf_counter()
     report = read_bundle(path, "bench", 90)
-    now = datetime.now(UTC)
     with Store.open(store) as db:
-        db.put_partner_indicators(
-            [(i.source, i.stix_id, i.kind, i.value, i.salted, i.confidence, i.campaign,
-              i.expires, now, i.local_value, i.campaign_ref) for i in report.kept]
-        )  # fmt: skip
+        keep(db, report, None)
     return time.perf_counter() - began
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -89,9 +90,7 @@ def export_command(
     except (FileNotFoundError, KeyError, ValueError) as exc:
         raise fail(str(exc).strip("'\""), 2) from None
     out_path.write_text(made.serialize(pretty=True), encoding="utf-8")
-    kinds: dict[str, int] = {}
-    for obj in made.objects:
-        kinds[obj["type"]] = kinds.get(obj["type"], 0) + 1
+    kinds = Counter(obj["type"] for obj in made.objects)
     counts = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
     out.print(f"{out_path}: {counts} (TLP {tlp.upper()})")
 
@@ -224,34 +223,20 @@ def push_command(
 
 def _keep(report: Report, name: str, store: Path, salt: bytes | None) -> None:
     """Store what a judged bundle kept, match its salted digests, and report; exit 3 on skips."""
-    from datetime import UTC, datetime
-
     import duckdb
 
-    from distillguard.intel.partners import resolve_salted
+    from distillguard.intel.partners import keep
     from distillguard.store import Store, StoreError
 
-    now = datetime.now(UTC)
     salted = sum(i.salted for i in report.kept)
-    matched = 0
     try:
         with Store.open(store) as db:
-            if salt is not None:
-                matched = resolve_salted(db.con, salt, report.kept)
-            db.put_partner_indicators(
-                [
-                    (i.source, i.stix_id, i.kind, i.value, i.salted, i.confidence, i.campaign,
-                     i.expires, now, i.local_value, i.campaign_ref)
-                    for i in report.kept
-                ]
-            )  # fmt: skip
+            matched = keep(db, report, salt)
     except StoreError as exc:
         raise fail(str(exc)) from None
     except (duckdb.Error, ValueError, TypeError) as exc:  # judging let it through; none stored
         raise fail(f"{name}: not stored ({exc})", 2) from None
-    kinds: dict[str, int] = {}
-    for i in report.kept:
-        kinds[i.kind] = kinds.get(i.kind, 0) + 1
+    kinds = Counter(i.kind for i in report.kept)
     kept = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "none"
     out.print(f"{name}: {report.objects} objects; kept {len(report.kept)} ({kept}) in {store}")
     if salted and salt is None:

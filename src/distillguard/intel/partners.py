@@ -15,9 +15,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
+
+if TYPE_CHECKING:
+    from distillguard.store import Store
 
 MAX_BYTES = 64 << 20
 MAX_INDICATORS = 200_000
@@ -250,3 +253,18 @@ def resolve_salted(
                 i.local_value = digests[i.value]
                 found += 1
     return found
+
+
+def keep(db: Store, report: Report, salt: bytes | None) -> int:
+    """Store what a judged bundle kept, matching its salted digests first when the salt is
+    given; returns how many digests matched."""
+    matched = resolve_salted(db.con, salt, report.kept) if salt is not None else 0
+    now = datetime.now(UTC)
+    db.put_partner_indicators(
+        [
+            (i.source, i.stix_id, i.kind, i.value, i.salted, i.confidence, i.campaign,
+             i.expires, now, i.local_value, i.campaign_ref)
+            for i in report.kept
+        ]
+    )  # fmt: skip
+    return matched
