@@ -107,14 +107,18 @@ def test_known_metrics_from_hand_made_results(tmp_path: Path) -> None:
     assert (red["hours_to_first"], red["hours_to_half"]) == (6.0, 12.0)
     assert (blue["recall"], blue["campaign_ids"], blue["hours_to_first"]) == (0.5, 1, 6.0)
     assert blue["hours_to_half"] == 6.0
+    # Counting every verdict the gateway enforces, b2's watch counts too.
+    assert (blue["enforced"], blue["recall_enforced"], red["recall_enforced"]) == (2, 1.0, 0.75)
     assert m["populations"]["campus"] == {
         "accounts": 2,
         "flagged": 1,
         "watch": 1,
         "fpr": 0.5,
+        "acted_on": 1.0,
         "median_risk": 0.56,
     }
     assert m["populations"]["hobbyist"]["fpr"] == 0.0
+    assert o["acted_on_rate"] == 0.5  # l1 challenged and l2 watched, of four legitimate
 
 
 def test_baselines_run_on_the_store_at_the_detectors_fpr(tmp_path: Path) -> None:

@@ -92,6 +92,10 @@ def evaluate_command(
             *(_hours(c[k]) for k in ("hours_to_first", "hours_to_half")),
         )
     out.print(camp)
+    out.print(
+        f"Legitimate accounts acted on (any verdict but clear): {_fmt(o['acted_on_rate'])}",
+        soft_wrap=True,
+    )
     worst = sorted(metrics["populations"].items(), key=lambda kv: -(kv[1]["fpr"] or 0))[:3]
     out.print(
         "Highest false-positive rates: "

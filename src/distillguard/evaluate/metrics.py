@@ -93,10 +93,13 @@ def per_campaign(
         half = times[(len(group) + 1) // 2 - 1] if len(times) >= (len(group) + 1) // 2 else None
         total = sum(requests.get(m.account_id, 0) for m in group) if requests else 0
         caught = sum(requests.get(v.account_id, 0) for v in flagged) if requests else 0
+        enforced = sum(v.acted_on for v in decided)
         out[name] = {
             "accounts": len(group),
             "flagged": len(flagged),
             "recall": _ratio(len(flagged), len(group)),
+            "enforced": enforced,
+            "recall_enforced": _ratio(enforced, len(group)),
             "campaign_ids": len({v.campaign_id for v in flagged if v.campaign_id}),
             "flagged_outside_campaigns": sum(not v.campaign_id for v in flagged),
             "request_share": _ratio(caught, total) if requests else None,
@@ -121,6 +124,7 @@ def per_population(
             "flagged": sum(v.flagged for v in group),
             "watch": sum(v.verdict == "watch" for v in group),
             "fpr": _ratio(sum(v.flagged for v in group), len(group)),
+            "acted_on": _ratio(sum(v.acted_on for v in group), len(group)),
             "median_risk": round(median(v.risk for v in group), 4),
         }
         for name, group in sorted(groups.items())

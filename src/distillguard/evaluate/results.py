@@ -33,6 +33,11 @@ class Verdict:
     def flagged(self) -> bool:
         return self.verdict in FLAGGED
 
+    @property
+    def acted_on(self) -> bool:
+        """Any verdict but clear: the gateway degrades `watch` by default (docs/gateway.md)."""
+        return self.verdict != "clear"
+
 
 @dataclass(frozen=True, slots=True)
 class Label:
