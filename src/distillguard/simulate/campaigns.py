@@ -20,6 +20,7 @@ from distillguard.simulate.infra import ClientStack, Networks, client_stack, cus
 from distillguard.simulate.plan import DAY, Planner, utc_offset
 from distillguard.simulate.populations import EVERYDAY
 from distillguard.simulate.scenario import Campaign
+from distillguard.simulate.tactics.lifecycle import replace_on_ban, signup
 from distillguard.simulate.text import Prompt, TextBank, rename_tools
 
 # Fixed instructions a pipeline injects into every request (the operator's "house prompt").
@@ -165,6 +166,7 @@ def plan_campaign(p: Planner, spec: Campaign) -> None:
         infra = random.Random(f"operator:{spec.operator}")
         net = Networks(int.from_bytes(spec.operator.encode()[:8].ljust(8, b"\0"), "big"))
     pool = _proxy_pool(p, spec, infra, net)
+    p.pools[spec.name] = pool
     stacks = _stacks(spec, infra)
     payments = [f"pm_{infra.getrandbits(48):012x}" for _ in range(p.scaled(spec.payment_methods))]
     domains = _domains(p, spec, infra)
@@ -175,17 +177,19 @@ def plan_campaign(p: Planner, spec: Campaign) -> None:
         logprobs_share=0.0,
     )
 
-    def account(created: datetime, k: int) -> Actor:
+    def account(created: datetime, k: int, fresh: bool = False) -> Actor:
         sticky = spec.proxy.rotation == "sticky"
         addrs = [pool[k % len(pool)]] if sticky else pool
+        # A replacement with fresh cards pays, and signs up, with what was never seen before.
+        payment = f"pm_{rng.getrandbits(48):012x}" if fresh else payments[k % len(payments)]
         a = p.new_actor(
             label,
             addresses=addrs,
             stack=stacks[k % len(stacks)],
             created_at=created,
             tier=pick(rng, spec.tiers),
-            email_domain=domains[k % len(domains)],
-            payment=payments[k % len(payments)],
+            email_domain=_domains(p, spec, rng)[0] if fresh else domains[k % len(domains)],
+            payment=payment,
             verified=rng.random() < spec.verified_share,
             anthropic_share=spec.anthropic_share,
             style=style,
@@ -197,9 +201,9 @@ def plan_campaign(p: Planner, spec: Campaign) -> None:
     n = p.scaled(spec.accounts)
     actors = []
     for k in range(n):
-        created = farm_at + timedelta(hours=rng.uniform(0, spec.creation.burst_hours))
-        actors.append(account(created, k))
+        actors.append(account(signup(p, spec, k, farm_at), k))
     _bans(p, spec, actors, start, end, account)
+    replace_on_ban(p, spec, actors, start, end, account)
     works = []
     for intent, weight in spec.workload.items():
         skeletons = [
@@ -209,21 +213,36 @@ def plan_campaign(p: Planner, spec: Campaign) -> None:
         works.append(Work(intent, weight, spec.languages, spec.paraphrase, skeletons))
     pivot_at, pivot_model = _pivot(p, spec)
     boiler = infra.choice(BOILERPLATE) if spec.boilerplate else None
-    p.emitters.append(
-        CampaignEmitter(
-            spec,
-            actors,
-            works,
-            start,
-            end,
-            boiler,
-            pivot_at,
-            pivot_model,
-            spec.languages,
-            spec.requests_per_day * p.scale,
-            p.bank,
-        )
+    emitter = _emitter_class(spec)(
+        spec,
+        actors,
+        works,
+        start,
+        end,
+        boiler,
+        pivot_at,
+        pivot_model,
+        spec.languages,
+        spec.requests_per_day * p.scale,
+        p.bank,
     )
+    if spec.curriculum:
+        emitter.syllabus = _syllabus(infra)  # type: ignore[attr-defined]
+    p.emitters.append(emitter)
+
+
+def _emitter_class(spec: Campaign) -> type[CampaignEmitter]:
+    from distillguard.simulate.tactics.farm import TacticEmitter, uses_tactics
+
+    return TacticEmitter if uses_tactics(spec) else CampaignEmitter
+
+
+def _syllabus(rng: random.Random) -> tuple[str, ...]:
+    # The operator's curriculum starts somewhere in the syllabus and walks it in order.
+    from distillguard.simulate.tactics.problems import SYLLABUS
+
+    at = rng.randrange(len(SYLLABUS))
+    return SYLLABUS[at:] + SYLLABUS[:at]
 
 
 def _bans(

@@ -26,7 +26,8 @@ def simulate_command(
         str,
         typer.Option(
             "--scenario",
-            help=f"A built-in scenario ({', '.join(BUILTIN)}) or a path to a scenario YAML file.",
+            help=f"A built-in scenario ({', '.join(BUILTIN)}), a red-team one (redteam/NAME, "
+            "docs/redteam.md) or a path to a scenario YAML file.",
         ),
     ] = "default",
     scale: Annotated[

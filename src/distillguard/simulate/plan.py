@@ -86,6 +86,8 @@ class Planner:
         self.start = scenario.start.timestamp()
         self.actors: list[Actor] = []
         self.emitters: list[Emitter] = []
+        self.pools: dict[str, list[Address]] = {}
+        """Each campaign's proxy exits, for the customers who live behind them."""
 
     def scaled(self, n: float) -> int:
         return max(1, round(n * self.scale))

@@ -25,6 +25,7 @@ from distillguard.simulate.actor import Label, Style, Work
 from distillguard.simulate.infra import agent_stack, client_stack
 from distillguard.simulate.plan import ActorEmitter, Planner, utc_offset
 from distillguard.simulate.scenario import Population
+from distillguard.simulate.tactics.lifecycle import exits
 
 EVERYDAY = {
     "general": 0.28,
@@ -353,7 +354,7 @@ def early_adopter(p: Planner, spec: Population) -> None:
 def reseller_customers(p: Planner, spec: Population) -> None:
     for size in _split(p.scaled(spec.accounts), p.scaled(spec.groups)):
         org, pay = p.opaque("org"), p.payment()
-        pool = p.addresses("datacenter", p.rng.randint(8, 30))
+        pool = exits(p, spec, 24) or p.addresses("datacenter", p.rng.randint(8, 30))
         for _ in range(size):
             a = p.new_actor(
                 Label(spec.name or spec.kind),

@@ -23,8 +23,8 @@ import msgspec
 
 from distillguard.simulate.campaigns import plan_campaigns
 from distillguard.simulate.emit import emit_day
+from distillguard.simulate.lookalikes import ALL_KINDS
 from distillguard.simulate.plan import Planner
-from distillguard.simulate.populations import KINDS
 from distillguard.simulate.scenario import Scenario
 
 LABEL_COLUMNS = ("account_id", "population", "campaign", "is_attack", "campaign_start")
@@ -45,8 +45,12 @@ def plan(scenario: Scenario, scale: float = 1.0, seed: int | None = None) -> Pla
     """Actors and emitters for a scenario; deterministic for a seed."""
     planner = Planner(scenario, scale, seed)
     for spec in scenario.populations:
-        KINDS[spec.kind](planner, spec)
+        if not spec.shares_exits_of:
+            ALL_KINDS[spec.kind](planner, spec)
     plan_campaigns(planner)
+    for spec in scenario.populations:
+        if spec.shares_exits_of:  # they live behind a campaign's exits: plan it first
+            ALL_KINDS[spec.kind](planner, spec)
     return planner
 
 

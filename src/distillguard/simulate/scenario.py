@@ -48,6 +48,9 @@ class Population(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Share of traffic moved to a newly released model once it is out (ramped over days)."""
     active_share: float = 0.8
     """Chance that an account is active on a given day."""
+    shares_exits_of: str = ""
+    """A campaign whose proxy exits are these customers' own connections (residential exits are
+    real homes; a reseller's customers leave by its egress pool). Empty: their own addresses."""
 
 
 class Proxy(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -62,6 +65,13 @@ class Creation(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Accounts are created within this many hours (a farm), ..."""
     days_before_start: float = 2.0
     """... this long before the campaign starts."""
+    aged_days: tuple[float, float] | None = None
+    """Aged (bought or long-dormant) accounts: each created this many days before the start,
+    one by one, instead of in a burst."""
+    waves: int = 1
+    """Sign-ups come in this many bursts, ..."""
+    wave_every_days: float = 1.0
+    """... this far apart (later waves join a running campaign)."""
 
 
 class Pivot(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -69,6 +79,42 @@ class Pivot(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """The newly released model to move to; empty means the newest one."""
     share: float = 0.5
     within_hours: float = 20.0
+
+
+class Pacing(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Each account keeps its own human day instead of taking a load balancer's share."""
+
+    per_day: tuple[float, float] = (5.0, 25.0)
+    """Requests a day, drawn per account within this range."""
+    session_gap: float = 90.0
+    """Mean seconds between requests of one sitting."""
+
+
+class Curriculum(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """One topic sequence for the whole farm: every account moves to the next topic together."""
+
+    topics: int = 7
+    days_per_topic: float = 1.0
+    system_share: float = 0.3
+    """Share of accounts that send the operator's shared system prompt."""
+
+
+class Conversation(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Harvest inside ordinary chats: each request resends the conversation so far."""
+
+    turns: tuple[int, int] = (3, 8)
+    harvest_after: int = 2
+    """Ordinary turns before the harvesting one (at least)."""
+    turn_gap: float = 70.0
+    """Mean seconds between turns."""
+
+
+class Replacement(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Accounts that live a day or two, each replaced by a fresh one when it is banned."""
+
+    lifetime_days: tuple[float, float] = (1.0, 2.0)
+    fresh_cards: bool = True
+    """Each replacement pays with a card never seen before (and signs up with a new e-mail)."""
 
 
 class Campaign(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -109,6 +155,14 @@ class Campaign(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Share of live accounts banned each day and replaced by fresh ones."""
     boilerplate: bool = False
     """The pipeline injects one fixed instruction into every request."""
+    phrasing: Literal["bank", "fresh"] = "bank"
+    """fresh: every elicitation worded afresh (no skeleton repeats), as an LLM paraphraser does."""
+    account_languages: int = 0
+    """Each account elicits in this many languages drawn from ``languages`` (0: the mix)."""
+    pacing: Pacing | None = None
+    curriculum: Curriculum | None = None
+    conversation: Conversation | None = None
+    replacement: Replacement | None = None
     operator: str = ""
     """Who runs it. Campaigns of one operator share proxies, client stacks, payment methods,
     e-mail domains and templates in every scenario (two providers it targets); empty: this
@@ -128,22 +182,36 @@ class Scenario(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 BUILTIN = ("default", "hard", "incident")
+REDTEAM = (
+    "paraphrase",
+    "multilingual",
+    "curriculum",
+    "reseller-majority",
+    "ban-replace",
+    "chat-hidden",
+)
+"""Red-team scenarios, built to beat the detector (``redteam/NAME``; docs/redteam.md)."""
 
 
 def builtin_path(name: str) -> Path:
     return Path(str(resources.files("distillguard.simulate") / "scenarios" / f"{name}.yaml"))
 
 
+def _known(name: str) -> bool:
+    return name in BUILTIN or (name.startswith("redteam/") and name[8:] in REDTEAM)
+
+
 def load_scenario(name_or_path: str | Path) -> Scenario:
     """Load a built-in scenario by name, or a YAML file by path."""
     text_name = str(name_or_path)
-    path = builtin_path(text_name) if text_name in BUILTIN else Path(name_or_path)
+    path = builtin_path(text_name) if _known(text_name) else Path(name_or_path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         names = ", ".join(BUILTIN)
+        red = ", ".join(f"redteam/{n}" for n in REDTEAM)
         raise ScenarioError(
-            f"{path}: cannot read scenario ({exc.strerror}); built-in: {names}"
+            f"{path}: cannot read scenario ({exc.strerror}); built-in: {names}; red team: {red}"
         ) from None
     try:
         node = yaml.compose(text)
@@ -187,7 +255,7 @@ def _line_of(node: yaml.Node | None, field: str) -> int:
 
 def _check(s: Scenario, path: Path) -> None:
     """Cross-field rules msgspec cannot express."""
-    from distillguard.simulate.populations import KINDS
+    from distillguard.simulate.lookalikes import ALL_KINDS as KINDS
     from distillguard.simulate.text import INTENTS
 
     def fail(field: str, message: str) -> None:
@@ -213,3 +281,9 @@ def _check(s: Scenario, path: Path) -> None:
             fail(f"$.campaigns[{i}].pivot.model", f"{c.pivot.model!r} is not in $.models")
         if c.accounts < 1:
             fail(f"$.campaigns[{i}].accounts", "must be at least 1")
+        if c.conversation and c.pacing is None:
+            fail(f"$.campaigns[{i}].conversation", "needs pacing (each account runs its chats)")
+    campaigns = set(names)
+    for i, p in enumerate(s.populations):
+        if p.shares_exits_of and p.shares_exits_of not in campaigns:
+            fail(f"$.populations[{i}].shares_exits_of", f"{p.shares_exits_of!r} is no campaign")
