@@ -134,7 +134,8 @@ def test_report_shows_campaigns_and_escapes_log_text(
     root, _ = scanned
     html = (root / "out" / "report.html").read_text()
     rows = {r["account_id"]: r for r in _rows(root / "out")}
-    assert _flagged(rows[HOSTILE])  # judged alone on its own content
+    # Judged alone on its own content: degraded (watch), never refused on content alone.
+    assert rows[HOSTILE]["verdict"] == "watch"
     assert "<script>" not in html
     assert "acct&lt;script&gt;alert(1)&lt;/script&gt;" in html
     campaigns = json.loads((root / "out" / "campaigns.json").read_text())
@@ -190,7 +191,8 @@ def test_scan_log_files_directly(tmp_path: Path) -> None:
     assert (out / "store.duckdb").exists()
     (row,) = _rows(out)
     assert row["account_id"] == HOSTILE
-    assert _flagged(row)
+    assert row["verdict"] == "watch"  # alone, eliciting: degraded by the gateway
+    assert row["reasons"].startswith("own traffic: ")
     assert "elicit reasoning" in row["reasons"]
 
 

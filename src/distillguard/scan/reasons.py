@@ -1,4 +1,8 @@
-"""Why an account got its risk, in words, composed in SQL for every account at once."""
+"""Why an account got its risk, in words, composed in SQL for every account at once.
+
+What the account did itself comes first (``own traffic: ...``), then its group's evidence
+(``group C0003 (risk 0.93): ...``), so an analyst sees which of the two a verdict rests on.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,26 @@ from distillguard.verdicts.config import Config
 def reasons_sql(cfg: Config) -> str:
     """An expression over ``risk r``, ``fp f``, ``members m``, ``cl``, ``partner_fp pf``."""
     watch = cfg.thresholds.watch
+    own = f"""concat_ws(', ',
+          CASE WHEN f.elicit_rate >= 0.1 THEN round(100 * f.elicit_rate)
+               || '% of its requests elicit reasoning, hidden thinking or training data' END,
+          CASE WHEN f.rubric_grading_rate >= 0.3 THEN round(100 * f.rubric_grading_rate)
+               || '% rubric grading' END,
+          CASE WHEN greatest(f.template_share, f.near_dup_rate) >= 0.5 AND f.requests >= 20
+               THEN round(100 * greatest(f.template_share, f.near_dup_rate))
+               || '% on one template' END,
+          CASE WHEN f.hour_entropy >= {cfg.cluster.flat_entropy} AND f.requests >= 50
+               THEN 'active round the clock' END,
+          CASE WHEN m.is_young
+               THEN 'first request ' || round(f.age_hours) || ' h after sign-up' END,
+          CASE WHEN m.pays_shared
+               THEN 'payment method shared with other accounts in the group' END,
+          pf.partner_reason)"""
     return f"""
         CASE WHEN r.risk < {watch} THEN '' ELSE concat_ws('; ',
+          CASE WHEN {own} <> '' THEN 'own traffic: ' || {own} END,
           CASE WHEN r.member_risk >= r.solo_risk AND r.cluster_risk > 0 THEN
-            'cluster ' || r.cluster_id || ' (group risk ' || round(r.cluster_risk, 2) || '): '
+            'group ' || r.cluster_id || ' (risk ' || round(r.cluster_risk, 2) || '): '
             || concat_ws(', ',
                  cl.accounts || ' linked accounts',
                  CASE WHEN cl.burst >= 0.5 THEN round(100 * cl.burst) || '% signed up together' END,
@@ -29,17 +49,8 @@ def reasons_sql(cfg: Config) -> str:
                  CASE WHEN cl.repetition >= 0.4 THEN 'repetitive templates' END,
                  CASE WHEN cl.flat >= 0.5 THEN 'round-the-clock timing' END,
                  CASE WHEN cl.release_pivot >= 0.5 THEN 'pivot to a new model on release' END)
-          END,
-          CASE WHEN m.is_young
-               THEN 'first request ' || round(f.age_hours) || ' h after sign-up' END,
-          CASE WHEN m.pays_shared
-               THEN 'payment method shared with other accounts in the group' END,
-          CASE WHEN f.elicit_rate >= 0.1 THEN round(100 * f.elicit_rate)
-               || '% of its requests elicit reasoning, hidden thinking or training data' END,
-          CASE WHEN f.rubric_grading_rate >= 0.3 THEN round(100 * f.rubric_grading_rate)
-               || '% rubric grading' END,
-          CASE WHEN f.hour_entropy >= {cfg.cluster.flat_entropy} AND f.requests >= 50
-               THEN 'active round the clock' END,
-          pf.partner_reason
+            || CASE WHEN r.own_gate < 1 THEN ' (counted at ' || round(100 * r.own_gate)
+                    || '%: its own traffic shows less of it)' ELSE '' END
+          END
         ) END
     """

@@ -40,12 +40,12 @@ class ClusterRules(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class AccountRules(msgspec.Struct, forbid_unknown_fields=True):
-    solo_cap: float = 0.75
+    solo_cap: float = 0.55
     content_full: float = 0.5
     min_evidence: float = 20.0
-    age_unknown: float = 0.85
-    age_known_old: float = 0.6
     member_floor: float = 0.4
+    own_full: float = 0.4
+    pattern_volume: float = 10.0
 
 
 class Config(msgspec.Struct, forbid_unknown_fields=True):

@@ -44,6 +44,9 @@ def score(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
     c, a = cfg.cluster, cfg.account
     content = f"(elicit_rate + {c.rubric_weight} * rubric_grading_rate)"
     flat = f"least(1, greatest(0, (hour_entropy - {c.flat_entropy}) / (1 - {c.flat_entropy})))"
+    # A handful of requests repeat a greeting or fall in odd hours by chance: patterns count in
+    # full only with volume behind them.
+    pattern = f"least(1, requests / {a.pattern_volume})"
     known = " + ".join(f"({f} IS NOT NULL)::INT" for f in _MEMBER_FACTS)
     held = " + ".join(f"coalesce({f}::INT, 0)" for f in _MEMBER_FACTS)
     con.execute(f"""
@@ -77,8 +80,9 @@ def score(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
                    -- then a member without any carries less of the group's evidence.
                    avg(m.partner) OVER (PARTITION BY m.cluster_id) >= 0.3 AS partner_material,
                    greatest(least(1, {content} / {c.content_full}),
-                            {c.repetition_weight} * greatest(template_share, near_dup_rate),
-                            {flat},
+                            {pattern} * {c.repetition_weight}
+                                * greatest(template_share, near_dup_rate),
+                            {pattern} * {flat},
                             least(1, greatest(0, coalesce(release_share, 0) - win.rs)
                                      / {c.pivot_full})) AS own_use
             FROM m JOIN med USING (cluster_id) CROSS JOIN win
@@ -142,13 +146,9 @@ def score(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
                     THEN sqrt(own_coordination * harvest) ELSE 0 END AS unreported_risk
         FROM agg
     """)
-    age = (
-        f"CASE WHEN f.age_hours IS NULL THEN {a.age_unknown} "
-        f"WHEN f.age_hours <= {c.young_hours} THEN 1 ELSE {a.age_known_old} END"
-    )
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE risk AS
-        WITH own AS (SELECT account_id, cluster_id, fit, partner FROM members)
+        WITH own AS (SELECT account_id, cluster_id, fit, partner, own_use FROM members)
         SELECT f.account_id, own.cluster_id, coalesce(cl.cluster_risk, 0) AS cluster_risk,
                coalesce(own.fit, 0) AS fit,
                -- What partners reported lifts a member as far as it carries that evidence
@@ -156,12 +156,16 @@ def score(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
                coalesce(cl.unreported_risk + (cl.cluster_risk - cl.unreported_risk)
                    * least(1, own.partner / nullif(cl.partner, 0)), cl.cluster_risk, 0)
                    AS own_cluster_risk,
+               -- Own evidence before group evidence: the group's risk reaches a member only
+               -- as far as its own traffic looks like harvest, so an account swept in by a
+               -- shared residential address, NAT or proxy exit is judged on what it did.
+               least(1, coalesce(own.own_use, 0) / {a.own_full}) AS own_gate,
                own_cluster_risk * ({a.member_floor} + {1 - a.member_floor}
-                   * coalesce(own.fit, 0)) AS member_risk,
-               -- Judged alone: its own content, as strong as its volume of evidence allows.
-               {a.solo_cap} * least(1, {content} / {a.content_full})
-                   * least(1, {content} * f.requests / {a.min_evidence}) * ({age})
-                   AS solo_risk,
+                   * coalesce(own.fit, 0)) * own_gate AS member_risk,
+               -- Judged alone: its own elicitation, as strong as its volume of evidence allows,
+               -- capped below challenge (degraded, never refused, on content alone).
+               {a.solo_cap} * least(1, f.elicit_rate / {a.content_full})
+                   * least(1, f.elicit_rate * f.requests / {a.min_evidence}) AS solo_risk,
                greatest(member_risk, solo_risk) AS risk
         FROM fp f LEFT JOIN own USING (account_id) LEFT JOIN cl USING (cluster_id)
     """)
