@@ -46,10 +46,8 @@ def evaluate(results: Path, labels_path: Path, store: Path | None = None) -> dic
     truth = [labels[a].is_attack for a in seen]
     risk = [verdicts[a].risk for a in seen]
     overall = rates(truth, [verdicts[a].flagged for a in seen])
-    legit = [verdicts[a] for a, t in zip(seen, truth, strict=True) if not t]
-    overall["acted_on_rate"] = (
-        round(sum(v.acted_on for v in legit) / len(legit), 4) if legit else None
-    )
+    real = [verdicts[a] for a, t in zip(seen, truth, strict=True) if not t]
+    overall["acted_on_rate"] = round(sum(v.acted_on for v in real) / len(real), 4) if real else None
     detector_curves = curves(truth, risk)
     store_path = store or (Path(manifest["store"]) if manifest.get("store") else None)
     until = datetime.fromisoformat(manifest["until"]) if manifest.get("until") else None
