@@ -6,7 +6,7 @@ SAMPLE := src/distillguard/data/sample
 export UV_SYSTEM_CERTS ?= 1
 DEMO := .demo
 
-.PHONY: setup demo console test lint typecheck bench schemas clean
+.PHONY: setup demo console test lint typecheck bench schemas meaning clean
 
 setup:
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -70,6 +70,11 @@ bench: setup
 
 schemas: setup
 	$(UV) run distillguard schema --out schemas
+
+# Retrain the models by meaning on corpus/ and rewrite their cross-source matrix (two minutes).
+meaning: setup
+	$(UV) run python -m distillguard.signals.meaning_train corpus/intent \
+		--out src/distillguard/signals/rules/meaning.npz --report docs/meaning-matrix.md
 
 clean:
 	rm -rf $(DEMO) .pytest_cache .mypy_cache .ruff_cache

@@ -28,6 +28,7 @@ from distillguard.signals import score_request
 from distillguard.signals.capability import capability_scores
 from distillguard.signals.intent import IntentRules
 from distillguard.signals.lexicon import Lexicon
+from distillguard.signals.meaning import Meaning
 from distillguard.signals.memo import forget_all
 from distillguard.signals.request import client_text
 from distillguard.signals.template import skeleton
@@ -97,6 +98,8 @@ def main() -> None:
     texts = [client_text(v) for v in views]
     hits = [lexicon.find(t) for t in texts]
     pairs = list(zip(views, hits, strict=True))
+    meaning = Meaning.default()  # loaded once, as ingest workers and the gateway do
+    asked = [("\n".join(t.text for t in v.turns if t.role == "user"), h) for v, h in pairs]
     signals: Callable[[RequestView], object] = score_request
     if args.cold:
         signals = _cold
@@ -109,6 +112,7 @@ def main() -> None:
         "capability": per_second(lambda vh: capability_scores(*vh), pairs),
         "template (skeleton, minhash)": per_second(lambda v: skeleton(v.last_user_text), views),
         "signatures (system, tools)": per_second(_signatures, views),
+        "meaning (embedding, models)": per_second(lambda th: meaning.score(*th), asked),
     }
     for name, rate in parts.items():
         print(f"{name:32} {rate:>10,.0f} req/s  {1e6 / rate:7.1f} µs")

@@ -60,6 +60,8 @@ def test_reasoning_reconstruction_scores_high(text: str, system: str) -> None:
         "Which planet is largest? (A) Mars (B) Jupiter. Answer with the letter only.",
         "Can you explain step by step how to solve 3x + 5 = 20? I'm stuck.",
         "Translate to French: the weather is nice today.",
+        # A harness that names the answer's slot: "[answer]" is a placeholder, not an answer.
+        "Solve for x: x^2 - 7x = 0\n\nThink step by step. End with: The final answer is [answer].",
     ],
 )
 def test_benchmark_and_help_seeking_prompts_are_not_reconstruction(text: str) -> None:

@@ -20,7 +20,8 @@ Score = Annotated[float, Meta(ge=0.0, le=1.0)]
 
 class Derived(msgspec.Struct):
     """A request's body-derived columns: shape, sizes, sampling settings and signals, in the
-    store's column order. Every field is present; ``null`` where the column allows it."""
+    store's column order. Every field is present, ``null`` where the column allows it, except
+    the ``meaning_*`` scores, which logs from before them lack."""
 
     api_shape: str
     n_turns: Count
@@ -59,6 +60,13 @@ class Derived(msgspec.Struct):
     lsh_2: Digest | None
     lsh_3: Digest | None
     tool_shape_hash: Digest | None
+    # Intent by meaning (signals/meaning.py); logs written before these existed lack them.
+    meaning_reasoning_elicitation: Score | None = None
+    meaning_hidden_reasoning_request: Score | None = None
+    meaning_rubric_grading: Score | None = None
+    meaning_synthetic_data: Score | None = None
+    meaning_sensitive_rewrite: Score | None = None
+    meaning_format_harvest: Score | None = None
 
 
 DIGESTS = tuple(

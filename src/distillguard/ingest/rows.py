@@ -14,7 +14,7 @@ from distillguard.contract.body import view_request
 from distillguard.contract.event import Event
 from distillguard.ingest.validate import parse_asn, parse_ip
 from distillguard.signals import score_request
-from distillguard.signals.derived import NO_BANDS, body_columns
+from distillguard.signals.derived import BANDS_AT, NO_BANDS, body_columns
 from distillguard.store.columns import ACCOUNT_COLUMNS, EVENT_COLUMNS, Column, arrow_schema
 
 _encode = msgspec.json.Encoder().encode
@@ -54,8 +54,8 @@ class EventRows(_Rows):
     def add(self, event: Event, extra: dict[str, Any], source_file: str, source_line: int) -> None:
         if event.derived is not None:  # computed where the text was seen; the log has none
             body = astuple(event.derived)
-            if None in body[-5:-1]:
-                body = (*body[:-5], *NO_BANDS, body[-1])  # the bands come whole or not at all
+            if None in body[BANDS_AT]:  # the bands come whole or not at all
+                body = (*body[: BANDS_AT.start], *NO_BANDS, *body[BANDS_AT.stop :])
         else:
             view = view_request(event.request, event.endpoint)
             body = body_columns(view, score_request(view), event.response)

@@ -17,6 +17,8 @@ from distillguard.signals.request import INTENT_SIGNALS, RequestSignals, score_r
 from distillguard.signals.template import BANDS
 
 NO_BANDS = (None,) * BANDS
+_FIELDS = Derived.__struct_fields__
+BANDS_AT = slice(_FIELDS.index("lsh_0"), _FIELDS.index("lsh_0") + BANDS)  # in a body tuple
 
 
 def body_columns(
@@ -55,6 +57,7 @@ def body_columns(
         sig.template_tail,
         *(sig.bands or NO_BANDS),
         sig.tool_shape,
+        *(sig.meaning[name] for name in INTENT_SIGNALS),
     )
 
 

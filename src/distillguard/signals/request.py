@@ -18,6 +18,7 @@ from distillguard.contract.digest import system_digest
 from distillguard.signals.capability import capability_scores, top
 from distillguard.signals.intent import IntentRules, Rule, reason
 from distillguard.signals.lexicon import Hits, Lexicon
+from distillguard.signals.meaning import Meaning
 from distillguard.signals.memo import Memo
 from distillguard.signals.template import skeleton
 from distillguard.signals.toolshape import tool_signatures
@@ -46,6 +47,7 @@ class RequestSignals:
     system_hash: int | None = None
     hits: Hits | None = None
     fired: Mapping[str, Rule] = field(default_factory=dict)  # shared between requests: read only
+    meaning: dict[str, float] = field(default_factory=dict)  # intent by meaning: meaning.py
 
     @property
     def reasons(self) -> dict[str, str]:
@@ -61,6 +63,11 @@ class RequestSignals:
         out: dict[str, dict[str, object]] = {
             name: {"score": self.scores[name], "reason": reasons[name]} for name in INTENT_SIGNALS
         }
+        for name, score in self.meaning.items():
+            out[f"meaning_{name}"] = {
+                "score": score,
+                "reason": "close in meaning to requests that do this" if score >= 0.5 else "",
+            }
         for cap, score in self.capability_scores.items():
             out[f"capability_{cap}"] = {
                 "score": score,
@@ -95,7 +102,8 @@ def client_text(view: RequestView) -> str:
 
 
 def score_request(view: RequestView) -> RequestSignals:
-    hits = Lexicon.default().find_parts(client_parts(view))
+    parts = client_parts(view)
+    hits = Lexicon.default().find_parts(parts)
     fired = IntentRules.default().fire_all(hits)
     scores = dict.fromkeys(INTENT_SIGNALS, 0.0)
     for name, rule in fired.items():
@@ -115,4 +123,18 @@ def score_request(view: RequestView) -> RequestSignals:
         tool_shape=tool_shape,
         tool_schema=tool_schema,
         system_hash=system_digest(view.system),
+        meaning=_meaning(view, hits),
     )
+
+
+_NO_MEANING = dict.fromkeys(INTENT_SIGNALS, 0.0)
+
+
+def _meaning(view: RequestView, hits: Hits) -> dict[str, float]:
+    """Meaning reads what the user asks: the user turns, not the app's constant system prompt
+    (a shared system prompt is a coordination link instead, and an agent's long one would
+    otherwise colour every request of its thousands of users)."""
+    users = [t.text[:_TURN_CHARS] for t in view.turns if t.role == "user" and t.text]
+    if not users:
+        return _NO_MEANING
+    return Meaning.default().score("\n".join(users)[:_TOTAL_CHARS], hits)

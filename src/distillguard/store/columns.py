@@ -99,6 +99,18 @@ EVENT_COLUMNS: tuple[Column, ...] = (
     Column("lsh_2", pa.uint64(), "MinHash LSH band 2."),
     Column("lsh_3", pa.uint64(), "MinHash LSH band 3."),
     Column("tool_shape_hash", pa.uint64(), "Digest of the tool set's shape, robust to renaming."),
+    # Intent by meaning (signals/meaning.py): 0.5 is each model's operating point.
+    *(
+        Column(f"meaning_{name}", pa.float32(), f"Signal by meaning: {name.replace('_', ' ')}.")
+        for name in (
+            "reasoning_elicitation",
+            "hidden_reasoning_request",
+            "rubric_grading",
+            "synthetic_data",
+            "sensitive_rewrite",
+            "format_harvest",
+        )
+    ),
     Column("request_json", pa.string(), "Request body as JSON; NULL when retention is 'derived'."),
     Column(
         "response_json", pa.string(), "Response body as JSON; NULL when retention is 'derived'."

@@ -51,7 +51,7 @@ LOCK_WAIT_S = 30.0  # how long opening waits for another process to let go of th
 DEFAULT_STORE = Path("distillguard.duckdb")
 
 
-STORE_VERSION = "2"  # bump when columns change; old stores are refused, not misread
+STORE_VERSION = "3"  # bump when columns change; old stores are refused, not misread
 
 
 class Retention(StrEnum):
@@ -143,8 +143,8 @@ class Store:
         if meta.get("store_version") != STORE_VERSION:
             raise StoreError(
                 f"store {self.path} was written by an older distillguard (store layout "
-                f"v{meta.get('store_version', '1')}, now v{STORE_VERSION}: per-request signals "
-                "are columns now); ingest into a new --store path"
+                f"v{meta.get('store_version', '1')}, now v{STORE_VERSION}: it has no signals "
+                "by meaning); ingest into a new --store path"
             )
         if retention is not None and retention.value != meta["retention"]:
             raise StoreError(
