@@ -62,6 +62,9 @@ def test_reasoning_reconstruction_scores_high(text: str, system: str) -> None:
         "Translate to French: the weather is nice today.",
         # A harness that names the answer's slot: "[answer]" is a placeholder, not an answer.
         "Solve for x: x^2 - 7x = 0\n\nThink step by step. End with: The final answer is [answer].",
+        # Few-shot demonstrations with answers, then the open slot for the model's own.
+        "Q: 12 * 3?\nA: The answer is 36.\n\nProblem: What is 17 * 4?\n"
+        "Solution: Let's think step by step.",
     ],
 )
 def test_benchmark_and_help_seeking_prompts_are_not_reconstruction(text: str) -> None:

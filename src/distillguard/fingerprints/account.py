@@ -19,6 +19,9 @@ FEATURES: dict[str, str] = {
     "out_in_ratio": "output tokens per input token",
     "elicit_rate": "share of requests where a distillation intent signal scored >= 0.5",
     **{f"{s}_rate": f"share of requests with {s} >= 0.5" for s in INTENTS},
+    "meaning_rate": "share of requests that a model by meaning reads as eliciting reasoning, "
+    "hidden thinking or training data (meaning_* >= 0.5 for reasoning elicitation, hidden "
+    "reasoning, synthetic data or sensitive rewrite)",
     "top_capability": "most requested capability",
     "capability_share": "share of requests on the top capability",
     "template_share": "share of requests on the account's most used template head or tail",
@@ -41,6 +44,11 @@ def build_fingerprints(con: duckdb.DuckDBPyConnection) -> None:
     """Create the temp table ``fp`` from the view ``ev`` (events in the window) and accounts."""
     rates = ",\n".join(f"avg(({s} >= 0.5)::INT) AS {s}_rate" for s in INTENTS)
     elicit = " OR ".join(f"{s} >= 0.5" for s in INTENTS if s != "rubric_grading")
+    # Format harvest by meaning also reads apps' "output JSON" requests: its column is kept,
+    # but it does not count here (docs/signals.md).
+    meaning = " OR ".join(
+        f"meaning_{s} >= 0.5" for s in INTENTS if s not in ("rubric_grading", "format_harvest")
+    )
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE fp AS
         WITH fresh AS (
@@ -65,6 +73,7 @@ def build_fingerprints(con: duckdb.DuckDBPyConnection) -> None:
                    sum(coalesce(input_tokens, 0)) AS input_tokens,
                    sum(coalesce(output_tokens, 0)) AS output_tokens,
                    avg(({elicit})::INT) AS elicit_rate,
+                   coalesce(avg(({meaning})::INT), 0) AS meaning_rate,
                    {rates},
                    avg((n_user_turns <= 1 AND n_tool_results = 0)::INT) AS single_turn_share,
                    avg(n_turns) AS mean_turns
@@ -106,7 +115,7 @@ def build_fingerprints(con: duckdb.DuckDBPyConnection) -> None:
                b.requests / b.active_days AS per_day,
                b.input_tokens, b.output_tokens,
                b.output_tokens / greatest(b.input_tokens, 1) AS out_in_ratio,
-               b.elicit_rate, {", ".join(f"b.{s}_rate" for s in INTENTS)},
+               b.elicit_rate, b.meaning_rate, {", ".join(f"b.{s}_rate" for s in INTENTS)},
                c.top_capability, c.capability_share,
                greatest(coalesce(h.top, 0), coalesce(t.top, 0)) / b.requests AS template_share,
                coalesce(d.dup, 0) / b.requests AS near_dup_rate,

@@ -33,6 +33,7 @@ class ClusterRules(msgspec.Struct, forbid_unknown_fields=True):
     flat_entropy: float = 0.85
     content_full: float = 0.3
     rubric_weight: float = 0.5
+    meaning_base: float = 0.15
     repetition_weight: float = 0.6
     pivot_full: float = 0.3
     rotation_ips: int = 10

@@ -42,7 +42,12 @@ def score(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
     against: shares are taken over the members for whom it is known.
     """
     c, a = cfg.cluster, cfg.account
-    content = f"(elicit_rate + {c.rubric_weight} * rubric_grading_rate)"
+    # Elicitation by phrase, or by meaning beyond what ordinary traffic shows of it: the models
+    # by meaning fire on some legitimate requests too (docs/signals.md), so only the excess
+    # over `meaning_base` counts, and only with a group's coordination or as a member's own
+    # evidence, never alone (solo risk stays on the phrase rules' evidence).
+    meaning = f"greatest(0, (meaning_rate - {c.meaning_base}) / (1 - {c.meaning_base}))"
+    content = f"(greatest(elicit_rate, {meaning}) + {c.rubric_weight} * rubric_grading_rate)"
     flat = f"least(1, greatest(0, (hour_entropy - {c.flat_entropy}) / (1 - {c.flat_entropy})))"
     # A handful of requests repeat a greeting or fall in odd hours by chance: patterns count in
     # full only with volume behind them.
@@ -84,7 +89,13 @@ def score(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
                                 * greatest(template_share, near_dup_rate),
                             {pattern} * {flat},
                             least(1, greatest(0, coalesce(release_share, 0) - win.rs)
-                                     / {c.pivot_full})) AS own_use
+                                     / {c.pivot_full})) AS own_use,
+                   -- What the gate reads: harvest in the account's own requests. A pivot to
+                   -- a new model is what early adopters do; it counts for the group only.
+                   greatest(least(1, {content} / {c.content_full}),
+                            {pattern} * {c.repetition_weight}
+                                * greatest(template_share, near_dup_rate),
+                            {pattern} * {flat}) AS own_harvest
             FROM m JOIN med USING (cluster_id) CROSS JOIN win
             LEFT JOIN pay USING (cluster_id, payment_fingerprint)
         )
@@ -148,7 +159,7 @@ def score(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
     """)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE risk AS
-        WITH own AS (SELECT account_id, cluster_id, fit, partner, own_use FROM members)
+        WITH own AS (SELECT account_id, cluster_id, fit, partner, own_harvest FROM members)
         SELECT f.account_id, own.cluster_id, coalesce(cl.cluster_risk, 0) AS cluster_risk,
                coalesce(own.fit, 0) AS fit,
                -- What partners reported lifts a member as far as it carries that evidence
@@ -159,7 +170,7 @@ def score(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
                -- Own evidence before group evidence: the group's risk reaches a member only
                -- as far as its own traffic looks like harvest, so an account swept in by a
                -- shared residential address, NAT or proxy exit is judged on what it did.
-               least(1, coalesce(own.own_use, 0) / {a.own_full}) AS own_gate,
+               least(1, coalesce(own.own_harvest, 0) / {a.own_full}) AS own_gate,
                own_cluster_risk * ({a.member_floor} + {1 - a.member_floor}
                    * coalesce(own.fit, 0)) * own_gate AS member_risk,
                -- Judged alone: its own elicitation, as strong as its volume of evidence allows,
