@@ -90,14 +90,15 @@ class Embedder:
             words = words[:EDGE_WORDS] + words[-EDGE_WORDS:]
         if not words:
             return np.zeros(self.dim, np.float32)
-        idx = list(map(self._rows.get, words))
-        if None in idx:
-            new = [w for w in dict.fromkeys(words) if w not in self._rows]
-            if len(self._rows) + len(new) > WORDS_KEPT:
-                self._rows.clear()  # bounded: start again rather than grow
+        rows = self._rows
+        found = list(map(rows.get, words))
+        if None in found:
+            new = [w for w in dict.fromkeys(words) if w not in rows]
+            if len(rows) + len(new) > WORDS_KEPT:
+                rows.clear()  # bounded: start again rather than grow
                 new = list(dict.fromkeys(words))
             self._learn(new)
-            idx = list(map(self._rows.get, words))
+        idx: list[int] = list(map(rows.__getitem__, words)) if None in found else found  # type: ignore[assignment]
         out: NDArray[np.float32] = self._words[idx].sum(0)
         return out
 
