@@ -28,6 +28,19 @@ _SQL_TYPES = {
 
 TS = pa.timestamp("us", tz="UTC")
 
+_INTENTS = (
+    Column(
+        "reasoning_elicitation", pa.float32(), "Signal: asks to spell out or reconstruct reasoning."
+    ),
+    Column("hidden_reasoning_request", pa.float32(), "Signal: asks to reveal hidden thinking."),
+    Column("rubric_grading", pa.float32(), "Signal: uses the model as a grader with a rubric."),
+    Column("synthetic_data", pa.float32(), "Signal: asks for examples for a dataset."),
+    Column(
+        "sensitive_rewrite", pa.float32(), "Signal: censorship-safe rewrite of a sensitive topic."
+    ),
+    Column("format_harvest", pa.float32(), "Signal: reasoning in a fixed training format."),
+)
+
 EVENT_COLUMNS: tuple[Column, ...] = (
     Column("request_id", pa.string(), "Unique request id; the primary key."),
     Column("ts", TS, "When the request arrived (UTC)."),
@@ -79,16 +92,7 @@ EVENT_COLUMNS: tuple[Column, ...] = (
     Column("response_format", pa.string(), "Structured-output type requested (json_object, ...)."),
     Column("reasoning", pa.bool_(), "Extended thinking or a reasoning effort was requested."),
     # Per-request signals (signals/): computed once at ingest, from text that may not be kept.
-    Column(
-        "reasoning_elicitation", pa.float32(), "Signal: asks to spell out or reconstruct reasoning."
-    ),
-    Column("hidden_reasoning_request", pa.float32(), "Signal: asks to reveal hidden thinking."),
-    Column("rubric_grading", pa.float32(), "Signal: uses the model as a grader with a rubric."),
-    Column("synthetic_data", pa.float32(), "Signal: asks for examples for a dataset."),
-    Column(
-        "sensitive_rewrite", pa.float32(), "Signal: censorship-safe rewrite of a sensitive topic."
-    ),
-    Column("format_harvest", pa.float32(), "Signal: reasoning in a fixed training format."),
+    *_INTENTS,
     Column(
         "capability", pa.string(), "Capability targeted (coding, agentic, math_reasoning, ...)."
     ),
@@ -101,15 +105,8 @@ EVENT_COLUMNS: tuple[Column, ...] = (
     Column("tool_shape_hash", pa.uint64(), "Digest of the tool set's shape, robust to renaming."),
     # Intent by meaning (signals/meaning.py): 0.5 is each model's operating point.
     *(
-        Column(f"meaning_{name}", pa.float32(), f"Signal by meaning: {name.replace('_', ' ')}.")
-        for name in (
-            "reasoning_elicitation",
-            "hidden_reasoning_request",
-            "rubric_grading",
-            "synthetic_data",
-            "sensitive_rewrite",
-            "format_harvest",
-        )
+        Column(f"meaning_{c.name}", pa.float32(), f"By meaning: {c.doc[len('Signal: ') :]}")
+        for c in _INTENTS
     ),
     Column("request_json", pa.string(), "Request body as JSON; NULL when retention is 'derived'."),
     Column(
