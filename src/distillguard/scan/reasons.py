@@ -29,7 +29,7 @@ def reasons_sql(cfg: Config) -> str:
           pf.partner_reason)"""
     return f"""
         CASE WHEN r.risk < {watch} THEN '' ELSE concat_ws('; ',
-          CASE WHEN {own} <> '' THEN 'own traffic: ' || {own} END,
+          'own traffic: ' || nullif({own}, ''),
           CASE WHEN r.member_risk >= r.solo_risk AND r.cluster_risk > 0 THEN
             'group ' || r.cluster_id || ' (risk ' || round(r.cluster_risk, 2) || '): '
             || concat_ws(', ',

@@ -25,6 +25,7 @@ import importlib.util
 import math
 from functools import cache
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -98,8 +99,8 @@ class Embedder:
                 rows.clear()  # bounded: start again rather than grow
                 new = list(dict.fromkeys(words))
             self._learn(new)
-        idx: list[int] = list(map(rows.__getitem__, words)) if None in found else found  # type: ignore[assignment]
-        out: NDArray[np.float32] = self._words[idx].sum(0)
+            found = list(map(rows.get, words))
+        out: NDArray[np.float32] = self._words[cast(list[int], found)].sum(0)
         return out
 
     def embed(self, text: str) -> NDArray[np.float32]:
@@ -128,12 +129,12 @@ class Meaning:
             self._w_text = data["w_text"].astype(np.float32)  # (intents, dim)
             self._w_concept = data["w_concept"].astype(np.float64)  # (intents, concepts)
             self._bias = data["bias"].astype(np.float64)
-            self._threshold = data["threshold"].astype(np.float64)  # probability at 0.5
+            threshold = data["threshold"].tolist()  # each model's probability at score 0.5
         if self._w_text.shape[1] != embedder.dim:
             raise ValueError(f"{path}: model dimension {self._w_text.shape[1]} != embedder's")
         self._embedder = embedder
         self._bits = tuple(lexicon.bits[c] for c in self.concepts)
-        self._thresholds = [min(max(float(t), 1e-6), 1 - 1e-6) for t in self._threshold]
+        self._thresholds = [min(max(float(t), 1e-6), 1 - 1e-6) for t in threshold]
         self._by_text = Memo(self._score)
         self._by_mask: Memo[int, NDArray[np.float64]] = Memo(self._concept_logits, size=4096)
 

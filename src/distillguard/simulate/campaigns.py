@@ -97,7 +97,10 @@ class CampaignEmitter:
             lang = pick(rng, self.languages if x >= self.spec.mixing else {"en": 2, "zh": 1})
             return self.bank.template(intent, rng, lang=lang).render(rng, paraphrase=1.0)
         work = rng.choices(self.works, [w.weight for w in self.works])[0]
-        prompt = work.render_with(self.bank, rng)
+        return self._finish(actor, work.render_with(self.bank, rng))
+
+    def _finish(self, actor: Actor, prompt: Prompt) -> Prompt:
+        """What the pipeline does to every harvesting prompt: renamed tools, its boilerplate."""
         if actor.renames_tools and prompt.tools:
             prompt = _renamed(prompt, actor.account_id)
         if self.boilerplate:

@@ -84,18 +84,15 @@ def score(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
                    -- Partner evidence is part of the group's when it is material across it:
                    -- then a member without any carries less of the group's evidence.
                    avg(m.partner) OVER (PARTITION BY m.cluster_id) >= 0.3 AS partner_material,
-                   greatest(least(1, {content} / {c.content_full}),
-                            {pattern} * {c.repetition_weight}
-                                * greatest(template_share, near_dup_rate),
-                            {pattern} * {flat},
-                            least(1, greatest(0, coalesce(release_share, 0) - win.rs)
-                                     / {c.pivot_full})) AS own_use,
                    -- What the gate reads: harvest in the account's own requests. A pivot to
-                   -- a new model is what early adopters do; it counts for the group only.
+                   -- a new model is what early adopters do: it counts in fit (own_use) only.
                    greatest(least(1, {content} / {c.content_full}),
                             {pattern} * {c.repetition_weight}
                                 * greatest(template_share, near_dup_rate),
-                            {pattern} * {flat}) AS own_harvest
+                            {pattern} * {flat}) AS own_harvest,
+                   greatest(own_harvest,
+                            least(1, greatest(0, coalesce(release_share, 0) - win.rs)
+                                     / {c.pivot_full})) AS own_use
             FROM m JOIN med USING (cluster_id) CROSS JOIN win
             LEFT JOIN pay USING (cluster_id, payment_fingerprint)
         )

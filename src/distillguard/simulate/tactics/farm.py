@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from functools import partial
 
 from distillguard.simulate.actor import Actor, Models, Request, pick
-from distillguard.simulate.campaigns import CampaignEmitter, _renamed
+from distillguard.simulate.campaigns import CampaignEmitter
 from distillguard.simulate.clock import day_times, poisson
 from distillguard.simulate.plan import DAY, utc_offset
 from distillguard.simulate.scenario import Campaign
@@ -126,12 +126,7 @@ class TacticEmitter(CampaignEmitter):
             prompt = work.render_with(self.bank, rng)
             if system:
                 prompt = replace(prompt, system=system)
-        if actor.renames_tools and prompt.tools:
-            prompt = _renamed(prompt, actor.account_id)
-        if self.boilerplate:
-            system = f"{prompt.system}\n\n{self.boilerplate}" if prompt.system else self.boilerplate
-            prompt = replace(prompt, system=system)
-        return prompt
+        return self._finish(actor, prompt)
 
     def _lang(self, actor: Actor, rng: random.Random) -> str:
         """The account's own languages (``account_languages`` of the campaign's), or the mix."""
