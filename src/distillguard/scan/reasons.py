@@ -15,6 +15,8 @@ def reasons_sql(cfg: Config) -> str:
     own = f"""concat_ws(', ',
           CASE WHEN f.elicit_rate >= 0.1 THEN round(100 * f.elicit_rate)
                || '% of its requests elicit reasoning, hidden thinking or training data' END,
+          CASE WHEN f.meaning_rate >= {cfg.cluster.meaning_base} + 0.1
+               THEN round(100 * f.meaning_rate) || '% read by meaning as eliciting' END,
           CASE WHEN f.rubric_grading_rate >= 0.3 THEN round(100 * f.rubric_grading_rate)
                || '% rubric grading' END,
           CASE WHEN greatest(f.template_share, f.near_dup_rate) >= 0.5 AND f.requests >= 20
