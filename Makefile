@@ -71,10 +71,12 @@ bench: setup
 schemas: setup
 	$(UV) run distillguard schema --out schemas
 
-# Retrain the models by meaning on corpus/ and rewrite their cross-source matrix (two minutes).
+# Retrain the models by meaning and the topics on corpus/, rewrite the cross-source matrix (two
+# minutes).
 meaning: setup
 	$(UV) run python -m distillguard.signals.meaning_train corpus/intent \
-		--out src/distillguard/signals/rules/meaning.npz --report docs/meaning-matrix.md
+		--out src/distillguard/signals/rules/meaning.npz --report docs/meaning-matrix.md \
+		--topics src/distillguard/signals/rules/topics.npz
 
 clean:
 	rm -rf $(DEMO) .pytest_cache .mypy_cache .ruff_cache

@@ -21,7 +21,7 @@ Score = Annotated[float, Meta(ge=0.0, le=1.0)]
 class Derived(msgspec.Struct):
     """A request's body-derived columns: shape, sizes, sampling settings and signals, in the
     store's column order. Every field is present, ``null`` where the column allows it, except
-    the ``meaning_*`` scores, which logs from before them lack."""
+    the ``meaning_*`` scores and ``topic``, which logs from before them lack."""
 
     api_shape: str
     n_turns: Count
@@ -67,6 +67,7 @@ class Derived(msgspec.Struct):
     meaning_synthetic_data: Score | None = None
     meaning_sensitive_rewrite: Score | None = None
     meaning_format_harvest: Score | None = None
+    topic: Annotated[int, Meta(ge=0, le=32767)] | None = None
 
 
 DIGESTS = tuple(

@@ -58,6 +58,7 @@ def body_columns(
         *(sig.bands or NO_BANDS),
         sig.tool_shape,
         *(sig.meaning[name] for name in INTENT_SIGNALS),
+        sig.topic,
     )
 
 

@@ -23,15 +23,17 @@ from __future__ import annotations
 
 import importlib.util
 import math
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
-from typing import cast
+from typing import NamedTuple, cast
 
 import numpy as np
 from numpy.typing import NDArray
 
 from distillguard.signals.lexicon import RULES, Lexicon
 from distillguard.signals.memo import Memo
+from distillguard.signals.topic import Topics
 
 EDGE_WORDS = 160  # a long text is read by its first and last 160 words: instructions sit there
 WORDS_KEPT = 1 << 15  # distinct words whose vectors are remembered (32 MB)
@@ -119,10 +121,17 @@ class Embedder:
         return v / n if n > 0 else v
 
 
+class Reading(NamedTuple):
+    """What meaning makes of a request: a score per intent, and its topic (``topic.py``)."""
+
+    scores: dict[str, float]
+    topic: int | None
+
+
 class Meaning:
     """Per-intent logistic models over [embedding, phrase concepts] (``rules/meaning.npz``)."""
 
-    def __init__(self, path: Path, embedder: Embedder, lexicon: Lexicon) -> None:
+    def __init__(self, path: Path, embedder: Embedder, lexicon: Lexicon, topics: Topics) -> None:
         with np.load(path, allow_pickle=False) as data:
             self.intents = tuple(str(x) for x in data["intents"])
             self.concepts = tuple(str(x) for x in data["concepts"])
@@ -135,13 +144,16 @@ class Meaning:
         self._embedder = embedder
         self._bits = tuple(lexicon.bits[c] for c in self.concepts)
         self._thresholds = [min(max(float(t), 1e-6), 1 - 1e-6) for t in threshold]
-        self._by_text = Memo(self._score)
+        self._topics = topics
+        self._by_text = Memo(self._read)
         self._by_mask: Memo[int, NDArray[np.float64]] = Memo(self._concept_logits, size=4096)
 
     @staticmethod
     @cache
     def default() -> Meaning:
-        return Meaning(Path(str(RULES / MODEL_FILE)), Embedder.default(), Lexicon.default())
+        return Meaning(
+            Path(str(RULES / MODEL_FILE)), Embedder.default(), Lexicon.default(), Topics.default()
+        )
 
     def concept_features(self, mask: int) -> NDArray[np.float32]:
         return np.array([bool(mask & b) for b in self._bits], np.float32)
@@ -151,20 +163,30 @@ class Meaning:
         out: NDArray[np.float64] = self._w_concept @ features + self._bias
         return out
 
-    def _score(self, key: tuple[str, int]) -> dict[str, float]:
-        text, mask = key
-        logits = (self._w_text @ self._embedder.embed(text)).tolist()
+    def _read(self, key: tuple[str, str, int]) -> Reading:
+        earlier, last, mask = key
+        e = self._embedder
+        s_last = e._sum(last)
+        s_all = s_last + e._sum(earlier) if earlier else s_last
+        concept = self._by_mask(mask).tolist()
+        # A harvest hidden in a chat sits in its latest ask: the last turn is read alone too,
+        # so earlier small talk does not dilute it; each intent keeps the higher score.
+        logits = (self._w_text @ e._unit(s_all)).tolist()
+        if earlier:
+            logits = list(map(max, logits, (self._w_text @ e._unit(s_last)).tolist()))
         out = {}
-        for name, z, c, t in zip(
-            self.intents, logits, self._by_mask(mask).tolist(), self._thresholds, strict=True
-        ):
+        for name, z, c, t in zip(self.intents, logits, concept, self._thresholds, strict=True):
             p = 1.0 / (1.0 + math.exp(-(z + c)))
             out[name] = round(0.5 * p / t if p < t else 0.5 + 0.5 * (p - t) / (1 - t), 4)
-        return out
+        return Reading(out, self._topics.of(e._unit(s_all)) if s_all.any() else None)
+
+    def read(self, turns: Sequence[str], hits: object) -> Reading:
+        """Scores and topic of a conversation's user turns (the last one is also read alone);
+        ``hits`` from the lexicon. The same turns with the same concepts get the same answer:
+        remembered (read only)."""
+        earlier = "\n".join(turns[:-1]) if len(turns) > 1 else ""
+        return self._by_text((earlier, turns[-1] if turns else "", getattr(hits, "mask", 0)))
 
     def score(self, text: str, hits: object) -> dict[str, float]:
-        """Each intent's score in [0, 1], 0.5 at its operating point; ``hits`` from the lexicon.
-
-        The same text with the same concepts gets the same answer: remembered (read only).
-        """
-        return self._by_text((text, getattr(hits, "mask", 0)))
+        """Each intent's score in [0, 1], 0.5 at its operating point, for one text."""
+        return self.read((text,), hits).scores

@@ -25,9 +25,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from distillguard.signals.lexicon import Lexicon
-from distillguard.signals.meaning import Embedder
+from distillguard.signals.lexicon import RULES, Lexicon
+from distillguard.signals.meaning import MODEL_FILE, Embedder
 from distillguard.signals.request import INTENT_SIGNALS
+from distillguard.signals.topic import fit_topics
 
 NEGATIVE_RATE = 0.01  # share of training negatives above the operating point
 MAX_CHARS = 9000  # what score_request reads of a request
@@ -244,6 +245,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("corpus", type=Path, help="folder of *.jsonl sources")
     parser.add_argument("--out", type=Path, help="write the trained models here (.npz)")
     parser.add_argument("--report", type=Path, help="write the cross-source matrix (Markdown)")
+    parser.add_argument(
+        "--topics", type=Path, help="write the topic centroids here (.npz; signals/topic.py)"
+    )
     args = parser.parse_args(argv)
     examples = load_corpus(args.corpus)
     embedder = Embedder.default()
@@ -253,9 +257,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(text)
     if args.report:
         args.report.write_text(text, encoding="utf-8")
+    directions = None
     if args.out:
-        save(fit(x, [e.intent for e in examples]), args.out, embedder.dim)
+        fitted = fit(x, [e.intent for e in examples])
+        save(fitted, args.out, embedder.dim)
+        directions = fitted.coef[:, : embedder.dim]
         print(f"models: {args.out}")
+    if args.topics:
+        if directions is None:  # topics only: the intent directions of the models in use
+            with np.load(RULES / MODEL_FILE) as data:
+                directions = data["w_text"]
+        np.savez_compressed(args.topics, **fit_topics(x[:, : embedder.dim], directions))
+        print(f"topics: {args.topics}")
 
 
 if __name__ == "__main__":

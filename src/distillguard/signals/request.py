@@ -18,7 +18,7 @@ from distillguard.contract.digest import system_digest
 from distillguard.signals.capability import capability_scores, top
 from distillguard.signals.intent import IntentRules, Rule, reason
 from distillguard.signals.lexicon import Hits, Lexicon
-from distillguard.signals.meaning import Meaning
+from distillguard.signals.meaning import Meaning, Reading
 from distillguard.signals.memo import Memo
 from distillguard.signals.template import skeleton
 from distillguard.signals.toolshape import tool_signatures
@@ -48,6 +48,7 @@ class RequestSignals:
     hits: Hits | None = None
     fired: Mapping[str, Rule] = field(default_factory=dict)  # shared between requests: read only
     meaning: dict[str, float] = field(default_factory=dict)  # intent by meaning: meaning.py
+    topic: int | None = None  # subject by meaning: topic.py
 
     @property
     def reasons(self) -> dict[str, str]:
@@ -111,6 +112,7 @@ def score_request(view: RequestView) -> RequestSignals:
     caps = capability_scores(view, hits)
     sk = _skeleton(view.last_user_text)
     tool_schema, tool_shape = tool_signatures(view.tools)
+    reading = _meaning(view, hits)
     return RequestSignals(
         scores=scores,
         hits=hits,
@@ -123,18 +125,23 @@ def score_request(view: RequestView) -> RequestSignals:
         tool_shape=tool_shape,
         tool_schema=tool_schema,
         system_hash=system_digest(view.system),
-        meaning=_meaning(view, hits),
+        meaning=reading.scores,
+        topic=reading.topic,
     )
 
 
-_NO_MEANING = dict.fromkeys(INTENT_SIGNALS, 0.0)
+_NO_MEANING = Reading(dict.fromkeys(INTENT_SIGNALS, 0.0), None)
 
 
-def _meaning(view: RequestView, hits: Hits) -> dict[str, float]:
+def _meaning(view: RequestView, hits: Hits) -> Reading:
     """Meaning reads what the user asks: the user turns, not the app's constant system prompt
     (a shared system prompt is a coordination link instead, and an agent's long one would
     otherwise colour every request of its thousands of users)."""
-    users = [t.text[:_TURN_CHARS] for t in view.turns if t.role == "user" and t.text]
+    users, room = [], _TOTAL_CHARS
+    for t in reversed(view.turns):  # the latest turns first: the harvest sits in the last ask
+        if t.role == "user" and t.text and room > 0:
+            users.append(t.text[: min(_TURN_CHARS, room)])
+            room -= len(users[-1]) + 1
     if not users:
         return _NO_MEANING
-    return Meaning.default().score("\n".join(users)[:_TOTAL_CHARS], hits)
+    return Meaning.default().read(users[::-1], hits)

@@ -108,6 +108,7 @@ EVENT_COLUMNS: tuple[Column, ...] = (
         Column(f"meaning_{c.name}", pa.float32(), f"By meaning: {c.doc[len('Signal: ') :]}")
         for c in _INTENTS
     ),
+    Column("topic", pa.int16(), "Subject of the user turns by meaning (signals/topic.py)."),
     Column("request_json", pa.string(), "Request body as JSON; NULL when retention is 'derived'."),
     Column(
         "response_json", pa.string(), "Response body as JSON; NULL when retention is 'derived'."

@@ -51,7 +51,7 @@ LOCK_WAIT_S = 30.0  # how long opening waits for another process to let go of th
 DEFAULT_STORE = Path("distillguard.duckdb")
 
 
-STORE_VERSION = "3"  # bump when columns change; old stores are refused, not misread
+STORE_VERSION = "4"  # bump when columns change; old stores are refused, not misread
 
 
 class Retention(StrEnum):
