@@ -265,9 +265,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"models: {args.out}")
     if args.topics:
         if directions is None:  # topics only: the intent directions of the models in use
-            with np.load(RULES / MODEL_FILE) as data:
+            with np.load(Path(str(RULES / MODEL_FILE))) as data:
                 directions = data["w_text"]
-        np.savez_compressed(args.topics, **fit_topics(x[:, : embedder.dim], directions))
+        arrays: dict[str, Any] = fit_topics(x[:, : embedder.dim], directions)
+        np.savez_compressed(args.topics, **arrays)
         print(f"topics: {args.topics}")
 
 
