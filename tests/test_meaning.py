@@ -129,10 +129,11 @@ def test_every_request_with_user_text_gets_a_topic_and_paraphrases_share_one() -
     def topic(text: str) -> int | None:
         return score_request(view_request({"messages": [{"role": "user", "content": text}]})).topic
 
-    assert topic("Write a cover letter for a junior nursing position at a city hospital.") == topic(
-        "Draft a cover letter for a nurse job."
+    dice = topic("Two fair dice are rolled. What is the probability that the sum is 7?")
+    assert dice == topic("I roll two dice. What are the chances the sum is 9?")
+    sql = topic("Write a SQL query that returns the top 5 customers by total order value.")
+    assert sql == topic(
+        "Write a SQL query returning the 10 customers with the highest total order value."
     )
-    assert topic("Draft a cover letter for a nurse job.") != topic(
-        "A train leaves at 9:00 at 80 km/h; when does it cover 200 km?"
-    )
+    assert dice != sql
     assert score_request(view_request({"messages": []})).topic is None

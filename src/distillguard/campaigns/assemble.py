@@ -26,6 +26,7 @@ INDICATOR_KINDS = (
     "system",
     "template",
     "sync",
+    "curriculum",
 )
 TACTICS = {
     "burst": "accounts created in a burst",
@@ -39,6 +40,7 @@ TACTICS = {
     "release_pivot": "moved to a newly released model within 24 h",
     "appeared": "accounts first seen together",
     "rotation": "requests rotated through a pool of addresses",
+    "curriculum": "one curriculum: the same subjects across accounts on the same days",
 }
 
 

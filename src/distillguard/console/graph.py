@@ -24,6 +24,7 @@ KIND_COLOURS = {
     "system": "#9c6b4e",
     "template": "#1d2430",
     "sync": "#9498a0",
+    "curriculum": "#6cc5b0",
 }
 VERDICT_COLOURS = {
     "block": "#b42318",

@@ -2,8 +2,9 @@
 
 An indicator is a value an account uses (an address, a /24, a network (ASN), a client stack, a
 TLS fingerprint, a payment method, a sign-up window, a template, a system prompt, a tool-set
-shape) or a thing it does (the same template as other accounts in the same minutes: ``sync``),
-or a campaign a partner reported that the account matches (``partner``, intel/match.py).
+shape) or a thing it does (the same template as other accounts in the same minutes: ``sync``;
+the same subjects as other accounts on the same days: ``curriculum``, curriculum.py), or a
+campaign a partner reported that the account matches (``partner``, intel/match.py).
 Indicators used by a single account link nothing and are dropped. Each link's weight is its
 kind's prior strength divided by the log of how many accounts share the value (Fraudar's column
 weighting): a campus NAT or a popular agent's tool schema shared by thousands is weak evidence,
@@ -13,6 +14,8 @@ a card shared by five is not.
 from __future__ import annotations
 
 import duckdb
+
+from distillguard.coordination.curriculum import build_curriculum
 
 # Prior strength of each kind of shared indicator.
 LINK_WEIGHTS: dict[str, float] = {
@@ -24,6 +27,7 @@ LINK_WEIGHTS: dict[str, float] = {
     "system": 1.0,
     "tools": 1.0,
     "sync": 1.0,
+    "curriculum": 1.0,  # the same subjects on the same days (curriculum.py)
     "prefix": 0.6,
     "email": 0.6,
     "client": 0.4,
@@ -40,6 +44,7 @@ SYNC_MINUTES = 3
 def build_links(con: duckdb.DuckDBPyConnection, weights: dict[str, float] | None = None) -> None:
     """Create temp table ``links(account_id, kind, value, degree, weight)`` from ``ev``."""
     w = weights or LINK_WEIGHTS
+    build_curriculum(con)
     kinds = ", ".join(f"('{k}', {v})" for k, v in w.items())
     # Accounts that match one partner campaign are linked through it, whatever values they hit.
     partner = ""
@@ -112,6 +117,8 @@ def build_links(con: duckdb.DuckDBPyConnection, weights: dict[str, float] | None
                g || ':' || floor((epoch(a.created_at) + g * 21600) / 43200)::BIGINT::VARCHAR
         FROM accounts a, (VALUES (0), (1)) t(g)
         WHERE a.created_at IS NOT NULL AND a.account_id IN (SELECT account_id FROM use)
+        UNION ALL
+        SELECT * FROM curriculum
         {partner}
     """)
     con.execute(f"""

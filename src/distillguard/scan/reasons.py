@@ -28,6 +28,8 @@ def reasons_sql(cfg: Config) -> str:
                THEN 'first request ' || round(f.age_hours) || ' h after sign-up' END,
           CASE WHEN m.pays_shared
                THEN 'payment method shared with other accounts in the group' END,
+          CASE WHEN m.walks
+               THEN 'the same subjects as others in the group, on the same days' END,
           pf.partner_reason)"""
     return f"""
         CASE WHEN r.risk < {watch} THEN '' ELSE concat_ws('; ',
@@ -46,6 +48,8 @@ def reasons_sql(cfg: Config) -> str:
                       || '% first seen within a day of each other' END,
                  CASE WHEN cl.rotation >= 0.3 THEN round(100 * cl.rotation)
                       || '% rotating through a pool of addresses' END,
+                 CASE WHEN cl.curriculum >= 0.3 THEN round(100 * cl.curriculum)
+                      || '% walking one curriculum, subject by subject on the same days' END,
                  CASE WHEN cl.partner >= 0.3 THEN 'matching a campaign partners reported' END,
                  CASE WHEN cl.content >= 0.5 THEN 'eliciting reasoning or training data' END,
                  CASE WHEN cl.repetition >= 0.4 THEN 'repetitive templates' END,

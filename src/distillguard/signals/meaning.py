@@ -33,7 +33,7 @@ from numpy.typing import NDArray
 
 from distillguard.signals.lexicon import RULES, Lexicon
 from distillguard.signals.memo import Memo
-from distillguard.signals.topic import Topics
+from distillguard.signals.topic import Topics, subject_weights
 
 EDGE_WORDS = 160  # a long text is read by its first and last 160 words: instructions sit there
 WORDS_KEPT = 1 << 15  # distinct words whose vectors are remembered (32 MB)
@@ -54,7 +54,7 @@ class Embedder:
     per word costs well under one.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, subject_weights: NDArray[np.float32] | None = None) -> None:
         spec = importlib.util.find_spec("wordllama")
         if spec is None or not spec.submodule_search_locations:
             raise MeaningUnavailable("the wordllama package (static embeddings) is not installed")
@@ -71,28 +71,42 @@ class Embedder:
             table = f.get_tensor("embedding.weight")[:, :DIMENSIONS]
         self.table: NDArray[np.float32] = np.ascontiguousarray(table, dtype=np.float32)
         self.dim = DIMENSIONS
+        # Each word's sum twice: plain (what a text asks) and with every token weighted by its
+        # rarity (what it is about: topic.py); one lookup gives both.
+        self._weights = (
+            np.ones(len(self.table), np.float32) if subject_weights is None else subject_weights
+        )
         self._rows: dict[str, int] = {}
-        self._words = np.zeros((WORDS_KEPT, self.dim), np.float32)
+        self._words = np.zeros((WORDS_KEPT, 2 * self.dim), np.float32)
 
     @staticmethod
     @cache
     def default() -> Embedder:
-        return Embedder()
+        return Embedder(subject_weights())
+
+    def tokens(self, texts: list[str]) -> list[list[int]]:
+        """Token ids of texts, as embedding reads them: for training."""
+        return [e.ids for e in self._tokenizer.encode_batch(texts, add_special_tokens=False)]
 
     def _learn(self, words: list[str]) -> None:
         """Remember the token-vector sums of new words (one tokenizer call for all of them)."""
-        encodings = self._tokenizer.encode_batch(words, add_special_tokens=False)
-        for word, enc in zip(words, encodings, strict=True):
+        d = self.dim
+        for word, ids in zip(words, self.tokens(words), strict=True):
             row = len(self._rows)
-            self._words[row] = self.table[enc.ids].sum(0) if enc.ids else 0
+            if ids:
+                self._words[row, :d] = self.table[ids].sum(0)
+                self._words[row, d:] = self._weights[ids] @ self.table[ids]
+            else:
+                self._words[row] = 0
             self._rows[word] = row
 
-    def _sum(self, text: str) -> NDArray[np.float32]:
+    def sums(self, text: str) -> NDArray[np.float32]:
+        """[plain sum, rarity-weighted sum] of a text's token vectors (2 × dim)."""
         words = text.split()
         if len(words) > 2 * EDGE_WORDS:
             words = words[:EDGE_WORDS] + words[-EDGE_WORDS:]
         if not words:
-            return np.zeros(self.dim, np.float32)
+            return np.zeros(2 * self.dim, np.float32)
         rows = self._rows
         found = list(map(rows.get, words))
         if None in found:
@@ -105,6 +119,9 @@ class Embedder:
         out: NDArray[np.float32] = self._words[cast(list[int], found)].sum(0)
         return out
 
+    def _sum(self, text: str) -> NDArray[np.float32]:
+        return self.sums(text)[: self.dim]
+
     def embed(self, text: str) -> NDArray[np.float32]:
         return self._unit(self._sum(text))
 
@@ -113,6 +130,13 @@ class Embedder:
         out = np.zeros((len(texts), self.dim), np.float32)
         for i, text in enumerate(texts):
             out[i] = self.embed(text)
+        return out
+
+    def subject_many(self, texts: list[str]) -> NDArray[np.float32]:
+        """Many texts' rarity-weighted unit vectors (what ``Topics`` reads): for training."""
+        out = np.zeros((len(texts), self.dim), np.float32)
+        for i, text in enumerate(texts):
+            out[i] = self._unit(self.sums(text)[self.dim :])
         return out
 
     @staticmethod
@@ -165,9 +189,10 @@ class Meaning:
 
     def _read(self, key: tuple[str, str, int]) -> Reading:
         earlier, last, mask = key
-        e = self._embedder
-        s_last = e._sum(last)
-        s_all = s_last + e._sum(earlier) if earlier else s_last
+        e, d = self._embedder, self._embedder.dim
+        both_last = e.sums(last)
+        both = both_last + e.sums(earlier) if earlier else both_last
+        s_last, s_all, subject = both_last[:d], both[:d], both[d:]
         concept = self._by_mask(mask).tolist()
         # A harvest hidden in a chat sits in its latest ask: the last turn is read alone too,
         # so earlier small talk does not dilute it; each intent keeps the higher score.
@@ -178,7 +203,7 @@ class Meaning:
         for name, z, c, t in zip(self.intents, logits, concept, self._thresholds, strict=True):
             p = 1.0 / (1.0 + math.exp(-(z + c)))
             out[name] = round(0.5 * p / t if p < t else 0.5 + 0.5 * (p - t) / (1 - t), 4)
-        return Reading(out, self._topics.of(e._unit(s_all)) if s_all.any() else None)
+        return Reading(out, self._topics.of(e._unit(subject)) if subject.any() else None)
 
     def read(self, turns: Sequence[str], hits: object) -> Reading:
         """Scores and topic of a conversation's user turns (the last one is also read alone);

@@ -25,10 +25,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from distillguard.signals.lexicon import RULES, Lexicon
-from distillguard.signals.meaning import MODEL_FILE, Embedder
+from distillguard.signals.lexicon import Lexicon
+from distillguard.signals.meaning import Embedder
 from distillguard.signals.request import INTENT_SIGNALS
-from distillguard.signals.topic import fit_topics
+from distillguard.signals.topic import fit_topics, token_weights
 
 NEGATIVE_RATE = 0.01  # share of training negatives above the operating point
 MAX_CHARS = 9000  # what score_request reads of a request
@@ -257,17 +257,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(text)
     if args.report:
         args.report.write_text(text, encoding="utf-8")
-    directions = None
     if args.out:
-        fitted = fit(x, [e.intent for e in examples])
-        save(fitted, args.out, embedder.dim)
-        directions = fitted.coef[:, : embedder.dim]
+        save(fit(x, [e.intent for e in examples]), args.out, embedder.dim)
         print(f"models: {args.out}")
     if args.topics:
-        if directions is None:  # topics only: the intent directions of the models in use
-            with np.load(Path(str(RULES / MODEL_FILE))) as data:
-                directions = data["w_text"]
-        arrays: dict[str, Any] = fit_topics(x[:, : embedder.dim], directions)
+        texts = [e.text for e in examples]
+        weights = token_weights(embedder.tokens(texts), len(embedder.table))
+        arrays: dict[str, Any] = fit_topics(Embedder(weights).subject_many(texts), weights)
         np.savez_compressed(args.topics, **arrays)
         print(f"topics: {args.topics}")
 

@@ -1,20 +1,24 @@
 """Topic by meaning: which of a fixed set of subjects a request is about.
 
 A farm that builds a training set walks a curriculum: its accounts ask about one subject, then
-the next, together, whatever words each request is dressed in. The topic of a request is its
-embedding (``meaning.py``) with the corpus mean and the intent models' directions taken out
-(what a request asks the model *to do* is the intent signals' business; what it is *about* is
-left), nearest of ``K`` centroids fitted by k-means on the corpus (``meaning_train.py``). Topics
-are stored per request (the ``topic`` column) and compared across accounts by day
-(``coordination/links.py``: ``curriculum`` links); one request's topic is no evidence.
+the next, together, whatever words each request is dressed in. What a text is *about* is carried
+by its rare words ("dice", "hydrogen", "invoice"), what it asks the model *to do* by common ones
+("explain", "step", "reasoning"), so the topic reads a second sum of the same static token
+vectors (``meaning.py``), each token weighted by ``a / (a + p)`` for its frequency ``p`` in the
+corpus, with the common direction removed (Arora et al., 2017, "A simple but tough-to-beat
+baseline for sentence embeddings"), and takes the nearest of ``K`` centroids fitted by k-means
+on the corpus (``meaning_train.py``). Topics are stored per request (the ``topic`` column) and
+compared across accounts by day (``coordination/curriculum.py``); one request's topic is no
+evidence.
 
->>> from distillguard.signals.meaning import Embedder
->>> topics, embed = Topics.default(), Embedder.default().embed
->>> a = topics.of(embed("A train leaves at 9:00 at 80 km/h; when does it cover 200 km?"))
->>> b = topics.of(embed("Show every step: a car drives 150 km at 60 km/h. How long does it take?"))
->>> c = topics.of(embed("Write a cover letter for a junior nursing position at a city hospital."))
->>> 0 <= a < topics.k, a == b, a == c
-(True, True, False)
+>>> from distillguard.signals.meaning import Meaning
+>>> def topic(text: str) -> int | None:
+...     return Meaning.default().read((text,), None).topic
+>>> a = topic("Show every step: a car drives 150 km at 60 km/h. How long does it take?")
+>>> b = topic("A cyclist rides 40 km at 16 km/h. How long is the ride?")
+>>> c = topic("Write a cover letter for a junior nursing position at a city hospital.")
+>>> a == b, a == c
+(True, False)
 """
 
 from __future__ import annotations
@@ -29,15 +33,27 @@ from distillguard.signals.lexicon import RULES
 
 TOPIC_FILE = "topics.npz"
 K = 64  # subjects: coarse enough that paraphrases of one subject share one
+SMOOTHING = 1e-4  # the a of a / (a + p): words rarer than this keep nearly full weight
+
+
+@cache
+def subject_weights() -> NDArray[np.float32] | None:
+    """Each token's weight in the subject sum, or None before topics are fitted."""
+    path = Path(str(RULES / TOPIC_FILE))
+    if not path.exists():
+        return None
+    with np.load(path, allow_pickle=False) as data:
+        out: NDArray[np.float32] = data["token_weight"].astype(np.float32)
+    return out
 
 
 class Topics:
-    """Nearest centroid of the subject part of an embedding (``rules/topics.npz``)."""
+    """Nearest centroid of a text's subject vector (``rules/topics.npz``)."""
 
     def __init__(self, path: Path) -> None:
         with np.load(path, allow_pickle=False) as data:
             self._mean = data["mean"].astype(np.float32)  # (dim,)
-            self._basis = data["basis"].astype(np.float32)  # (dim, intents): orthonormal
+            self._common = data["common"].astype(np.float32)  # (dim, 1): unit
             self._centroids = data["centroids"].astype(np.float32)  # (k, dim)
         self.k = int(self._centroids.shape[0])
 
@@ -46,35 +62,50 @@ class Topics:
     def default() -> Topics:
         return Topics(Path(str(RULES / TOPIC_FILE)))
 
-    def subject(self, vectors: NDArray[np.float32]) -> NDArray[np.float32]:
-        """The subject part of unit embeddings (rows), as unit vectors."""
-        y = np.atleast_2d(vectors) - self._mean
-        y = y - (y @ self._basis) @ self._basis.T
-        n = np.linalg.norm(y, axis=1, keepdims=True)
-        out: NDArray[np.float32] = y / np.where(n > 0, n, 1)
-        return out
+    def prepare(self, vectors: NDArray[np.float32]) -> NDArray[np.float32]:
+        """Unit subject vectors (rows) centred, the common direction removed, unit again."""
+        return _prepare(vectors, self._mean, self._common)
 
     def of(self, vector: NDArray[np.float32]) -> int:
-        """The topic of one unit embedding: an id in ``[0, k)``."""
-        return int(np.argmax(self._centroids @ self.subject(vector)[0]))
+        """The topic of one unit subject vector: an id in ``[0, k)``."""
+        return int(np.argmax(self._centroids @ self.prepare(vector)[0]))
+
+
+def _prepare(
+    vectors: NDArray[np.float32], mean: NDArray[np.float32], common: NDArray[np.float32]
+) -> NDArray[np.float32]:
+    y = np.atleast_2d(vectors) - mean
+    y = y - (y @ common) @ common.T
+    n = np.linalg.norm(y, axis=1, keepdims=True)
+    out: NDArray[np.float32] = (y / np.where(n > 0, n, 1)).astype(np.float32)
+    return out
+
+
+def token_weights(tokens: list[list[int]], vocabulary: int) -> NDArray[np.float32]:
+    """``a / (a + p)`` per token id, ``p`` its frequency in the corpus's token lists."""
+    counts = np.bincount(
+        np.fromiter((t for ids in tokens for t in ids), np.int64), None, vocabulary
+    )
+    p = counts / max(1, counts.sum())
+    out: NDArray[np.float32] = (SMOOTHING / (SMOOTHING + p)).astype(np.float32)
+    return out
 
 
 def fit_topics(
-    embeddings: NDArray[np.float32], intent_directions: NDArray[np.float32], k: int = K
+    subjects: NDArray[np.float32], weights: NDArray[np.float32], k: int = K
 ) -> dict[str, NDArray[np.float32]]:
-    """The arrays of ``topics.npz`` from corpus embeddings (rows, unit) and the intent models'
-    text weights (one row per intent). Fixed seed: the same corpus gives the same topics."""
+    """The arrays of ``topics.npz`` from the corpus's subject vectors (rows, unit, computed with
+    ``weights``). Fixed seed: the same corpus gives the same topics."""
     from sklearn.cluster import KMeans
 
-    mean = embeddings.mean(0).astype(np.float32)
-    basis, _ = np.linalg.qr(intent_directions.T.astype(np.float64))
-    y = embeddings - mean
-    y = y - (y @ basis) @ basis.T
-    y /= np.maximum(np.linalg.norm(y, axis=1, keepdims=True), 1e-12)
-    km = KMeans(k, n_init=4, random_state=0).fit(y)
+    mean = subjects.mean(0).astype(np.float32)
+    _, _, vt = np.linalg.svd(subjects - mean, full_matrices=False)
+    common = vt[:1].T.astype(np.float32)
+    km = KMeans(k, n_init=4, random_state=0).fit(_prepare(subjects, mean, common))
     centroids = km.cluster_centers_ / np.linalg.norm(km.cluster_centers_, axis=1, keepdims=True)
     return {
+        "token_weight": weights,
         "mean": mean,
-        "basis": basis.astype(np.float32),
+        "common": common,
         "centroids": centroids.astype(np.float32),
     }

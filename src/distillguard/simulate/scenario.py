@@ -181,7 +181,7 @@ class Scenario(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     response_text: Literal["none", "short"] = "none"
 
 
-BUILTIN = ("default", "hard", "incident")
+BUILTIN = ("default", "hard", "incident", "content")
 REDTEAM = (
     "paraphrase",
     "multilingual",

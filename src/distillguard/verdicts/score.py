@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import duckdb
 
+from distillguard.coordination.curriculum import MIN_DAYS
 from distillguard.verdicts.config import Config
 
 # Coordination facts from sign-up records, and one from behaviour (appearing together).
@@ -56,9 +57,19 @@ def score(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
     held = " + ".join(f"coalesce({f}::INT, 0)" for f in _MEMBER_FACTS)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE members AS
-        WITH m AS (SELECT m.cluster_id, m.density, f.*, coalesce(pf.partner, 0) AS partner
-                   FROM membership m JOIN fp f USING (account_id)
-                   LEFT JOIN partner_fp pf USING (account_id)),
+        WITH cv AS (  -- curriculum days a cluster's members share (coordination/curriculum.py)
+            SELECT m.cluster_id, l.value, count(*) AS n FROM links l JOIN membership m
+            USING (account_id) WHERE l.kind = 'curriculum' GROUP BY ALL
+        ),
+        cur AS (
+            SELECT l.account_id, count(*) AS days FROM links l JOIN membership m
+            USING (account_id) JOIN cv USING (cluster_id, value)
+            WHERE l.kind = 'curriculum' AND cv.n >= {c.min_accounts} GROUP BY ALL
+        ),
+        m AS (SELECT m.cluster_id, m.density, f.*, coalesce(pf.partner, 0) AS partner,
+                     coalesce(cur.days, 0) >= {MIN_DAYS} AS walks
+              FROM membership m JOIN fp f USING (account_id)
+              LEFT JOIN partner_fp pf USING (account_id) LEFT JOIN cur USING (account_id)),
         win AS (SELECT min(first_ts) AS opened, avg(release_share) AS rs FROM fp),
         med AS (SELECT cluster_id, median(epoch(created_at)) AS med,
                        median(epoch(first_ts)) AS med_first FROM m GROUP BY cluster_id),
@@ -100,12 +111,16 @@ def score(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
                -- How much of its group's evidence an account carries itself: the facts known
                -- about it and its own use; proxy rotation and a partner's report count when
                -- present, never against it; lacking a report the group has counts against.
-               ({held} + own_use + rotates::INT) / ({known} + 1 + rotates::INT) AS base_fit,
+               -- (Walking the group's curriculum counts the same way.)
+               ({held} + own_use + rotates::INT + walks::INT)
+                   / ({known} + 1 + rotates::INT + walks::INT) AS base_fit,
                CASE WHEN partner > 0
-                    THEN greatest(base_fit, ({held} + own_use + rotates::INT + partner)
-                                            / ({known} + 2 + rotates::INT))
+                    THEN greatest(base_fit, ({held} + own_use + rotates::INT + walks::INT
+                                             + partner) / ({known} + 2 + rotates::INT
+                                             + walks::INT))
                     WHEN partner_material
-                    THEN ({held} + own_use + rotates::INT) / ({known} + 2 + rotates::INT)
+                    THEN ({held} + own_use + rotates::INT + walks::INT)
+                         / ({known} + 2 + rotates::INT + walks::INT)
                     ELSE base_fit END AS fit,
                -- Accounts that carry the group's evidence weigh most in it; bystanders swept in
                -- by a shared address weigh little.
@@ -127,6 +142,7 @@ def score(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
                    {_share("is_unverified")} AS unverified,
                    {_share("appeared_together")} AS appeared,
                    {_share("rotates")} AS rotation,
+                   sum(w * walks::INT) / sum(w) AS curriculum,
                    sum(w * partner) / sum(w) AS partner,
                    least(1, sum(w * {content}) / sum(w) / {c.content_full}) AS content,
                    {c.repetition_weight} * sum(w * greatest(template_share, near_dup_rate))
@@ -141,9 +157,11 @@ def score(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
             FROM members, pop GROUP BY cluster_id
         )
         SELECT *,
-               -- Unknown facts are left out of the mean; proxy rotation alone is enough.
-               greatest(coalesce(list_avg([{", ".join(CLUSTER_FACTORS)}]), 0), rotation)
-                   AS own_coordination,
+               -- Unknown facts are left out of the mean; proxy rotation alone is enough; a
+               -- shared curriculum goes part of the way (classes walk syllabi too).
+               1 - (1 - greatest(coalesce(list_avg([{", ".join(CLUSTER_FACTORS)}]), 0),
+                                 rotation))
+                   * (1 - {c.curriculum_weight} * curriculum) AS own_coordination,
                -- A partner's report adds to it (noisy-OR), never takes away.
                CASE WHEN partner > 0 THEN 1 - (1 - own_coordination) * (1 - partner)
                     ELSE own_coordination END AS coordination,

@@ -1,0 +1,62 @@
+"""Curriculum links: accounts that move through the same subjects on the same days.
+
+A farm building a training set covers a task distribution subject by subject, and a hydra
+spreads each subject over all its accounts at once: on a given day its accounts ask about one
+subject (the per-request ``topic``, ``signals/topic.py``), the next day another, however each
+request is worded and whatever addresses and cards they use. Three tests keep ordinary
+traffic out:
+
+- *focus*: the subject is at least ``FOCUS_SHARE`` of the account's requests that day (and
+  ``FOCUS_MIN`` of them), so one question about it is not a focus;
+- *burst*: more accounts focus on it that day than its share of all account-days predicts,
+  ``LIFT`` times over, so a subject that is always popular (the thousands of users of one
+  coding agent, every day) is no curriculum;
+- *sequence*: the account shows bursts on at least ``MIN_DAYS`` days; one coincidence (a user
+  who asked about probability the day a farm did) is not a curriculum.
+
+Each (day, subject) that passes is an indicator, weighted by how many accounts share it like
+every other link (``links.py``). A class walking its syllabus passes too: that is why links are
+group evidence, and an account is acted on for its own traffic first (``verdicts/score.py``).
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+FOCUS_SHARE = 0.3
+FOCUS_MIN = 3
+LIFT = 2.0
+MIN_DAYS = 2
+
+
+def build_curriculum(con: duckdb.DuckDBPyConnection) -> None:
+    """Create temp table ``curriculum(account_id, kind, value)`` from ``ev`` (its ``topic``)."""
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE curriculum AS
+        WITH ad AS (
+            SELECT account_id, date_trunc('day', ts) AS d, topic, count(*) AS n FROM ev
+            WHERE topic IS NOT NULL GROUP BY ALL
+        ),
+        focus AS (
+            SELECT account_id, d, topic FROM (
+                SELECT *, sum(n) OVER (PARTITION BY account_id, d) AS total FROM ad
+            ) WHERE n >= {FOCUS_MIN} AND n >= {FOCUS_SHARE} * total
+        ),
+        per_day AS (SELECT d, count(*) AS f FROM focus GROUP BY d),
+        share AS (
+            SELECT topic, count(*) / (SELECT count(*) FROM focus)::DOUBLE AS s
+            FROM focus GROUP BY topic
+        ),
+        burst AS (
+            SELECT d, topic FROM focus JOIN per_day USING (d) JOIN share USING (topic)
+            GROUP BY d, topic, f, s HAVING count(*) >= 2 AND count(*) >= {LIFT} * f * s
+        ),
+        hit AS (SELECT account_id, d, topic FROM focus JOIN burst USING (d, topic))
+        SELECT account_id, 'curriculum' AS kind,
+               strftime(d, '%Y-%m-%d') || ':' || topic::VARCHAR AS value
+        FROM hit
+        WHERE account_id IN (
+            SELECT account_id FROM hit GROUP BY account_id
+            HAVING count(DISTINCT d) >= {MIN_DAYS}
+        )
+    """)
