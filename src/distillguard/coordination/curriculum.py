@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import duckdb
 
-FOCUS_SHARE = 0.3
+FOCUS_SHARE = 0.25
 FOCUS_MIN = 3
 LIFT = 2.0
 MIN_DAYS = 2

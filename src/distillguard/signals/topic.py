@@ -32,7 +32,7 @@ from numpy.typing import NDArray
 from distillguard.signals.lexicon import RULES
 
 TOPIC_FILE = "topics.npz"
-K = 64  # subjects: coarse enough that paraphrases of one subject share one
+K = 32  # subjects: coarse enough that paraphrases of one subject share one
 SMOOTHING = 1e-4  # the a of a / (a + p): words rarer than this keep nearly full weight
 
 

@@ -97,7 +97,8 @@ def score(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
                    avg(m.partner) OVER (PARTITION BY m.cluster_id) >= 0.3 AS partner_material,
                    -- What the gate reads: harvest in the account's own requests. A pivot to
                    -- a new model is what early adopters do: it counts in fit (own_use) only.
-                   greatest(least(1, {content} / {c.content_full}),
+                   least(1, {content} / {c.content_full}) AS own_content,
+                   greatest(own_content,
                             {pattern} * {c.repetition_weight}
                                 * greatest(template_share, near_dup_rate),
                             {pattern} * {flat}) AS own_harvest,
@@ -157,24 +158,34 @@ def score(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
             FROM members, pop GROUP BY cluster_id
         )
         SELECT *,
-               -- Unknown facts are left out of the mean; proxy rotation alone is enough; a
-               -- shared curriculum goes part of the way (classes walk syllabi too).
-               1 - (1 - greatest(coalesce(list_avg([{", ".join(CLUSTER_FACTORS)}]), 0),
-                                 rotation))
-                   * (1 - {c.curriculum_weight} * curriculum) AS own_coordination,
-               -- A partner's report adds to it (noisy-OR), never takes away.
-               CASE WHEN partner > 0 THEN 1 - (1 - own_coordination) * (1 - partner)
-                    ELSE own_coordination END AS coordination,
+               -- Unknown facts are left out of the mean; proxy rotation alone is enough.
+               greatest(coalesce(list_avg([{", ".join(CLUSTER_FACTORS)}]), 0), rotation)
+                   AS own_coordination,
+               -- A shared curriculum goes part of the way, and only towards content: a class
+               -- walks its syllabus too, and asks the same homework the same way.
+               1 - (1 - own_coordination) * (1 - {c.curriculum_weight} * curriculum)
+                   AS content_coordination,
+               -- A partner's report adds to either (noisy-OR), never takes away.
+               1 - (1 - own_coordination) * (1 - partner) AS coordination,
+               1 - (1 - content_coordination) * (1 - partner) AS reported_content_coordination,
                greatest({", ".join(USE_FACTORS)}) AS harvest,
                CASE WHEN accounts >= {c.min_accounts}
-                    THEN sqrt(coordination * harvest) ELSE 0 END AS cluster_risk,
+                    THEN greatest(sqrt(coordination * harvest),
+                                  sqrt(reported_content_coordination * content))
+                    ELSE 0 END AS cluster_risk,
                CASE WHEN accounts >= {c.min_accounts}
-                    THEN sqrt(own_coordination * harvest) ELSE 0 END AS unreported_risk
+                    THEN greatest(sqrt(own_coordination * harvest),
+                                  sqrt(content_coordination * content))
+                    ELSE 0 END AS unreported_risk,
+               -- Risk that rests on a shared curriculum and content, not on other facts.
+               sqrt(reported_content_coordination * content) > sqrt(coordination * harvest)
+                   AS by_content
         FROM agg
     """)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE risk AS
-        WITH own AS (SELECT account_id, cluster_id, fit, partner, own_harvest FROM members)
+        WITH own AS (SELECT account_id, cluster_id, fit, partner, own_harvest, own_content
+                     FROM members)
         SELECT f.account_id, own.cluster_id, coalesce(cl.cluster_risk, 0) AS cluster_risk,
                coalesce(own.fit, 0) AS fit,
                -- What partners reported lifts a member as far as it carries that evidence
@@ -185,7 +196,9 @@ def score(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
                -- Own evidence before group evidence: the group's risk reaches a member only
                -- as far as its own traffic looks like harvest, so an account swept in by a
                -- shared residential address, NAT or proxy exit is judged on what it did.
-               least(1, coalesce(own.own_harvest, 0) / {a.own_full}) AS own_gate,
+               -- A group suspected on what it asks is carried as far as the member asks it.
+               least(1, coalesce(CASE WHEN cl.by_content THEN own.own_content
+                                      ELSE own.own_harvest END, 0) / {a.own_full}) AS own_gate,
                own_cluster_risk * ({a.member_floor} + {1 - a.member_floor}
                    * coalesce(own.fit, 0)) * own_gate AS member_risk,
                -- Judged alone: its own elicitation, as strong as its volume of evidence allows,
