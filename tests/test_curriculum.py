@@ -28,33 +28,27 @@ T0 = datetime(2026, 5, 4, tzinfo=UTC)
 Gen = Callable[[random.Random], str]
 SUBJECTS: dict[str, list[Gen]] = {
     "dice": [
-        lambda r: (
-            f"Two fair dice are rolled. What is the probability the sum is {r.randint(3, 11)}?"
-        ),
+        lambda r: f"Two fair dice are rolled. What is P(sum = {r.randint(3, 11)})?",
         lambda r: f"I roll a die {r.randint(3, 8)} times. What is the chance of at least one six?",
     ],
     "sql": [
+        lambda r: f"Write a SQL query for the top {r.randint(3, 20)} customers by order value.",
         lambda r: (
-            f"Write a SQL query that returns the top {r.randint(3, 20)} customers by order value."
-        ),
-        lambda r: (
-            f"In PostgreSQL, join orders and customers and count orders per {r.choice(['city', 'month'])}."
+            f"In PostgreSQL, join orders and customers; count per {r.choice(['city', 'month'])}."
         ),
     ],
     "travel": [
-        lambda r: (
-            f"A cyclist rides {r.randint(20, 90)} km at {r.randint(12, 30)} km/h. How long is the ride?"
-        ),
+        lambda r: f"A cyclist rides {r.randint(20, 90)} km at {r.randint(12, 30)} km/h. How long?",
         lambda r: (
             f"A train goes {r.randint(100, 500)} km at {r.randint(60, 140)} km/h. How many hours?"
         ),
     ],
     "python": [
         lambda r: (
-            f"Implement {r.choice(['merge sort', 'quicksort', 'binary search'])} in Python with type hints."
+            f"Implement {r.choice(['merge sort', 'quicksort', 'bisection'])} in Python, typed."
         ),
         lambda r: (
-            f"My Python script raises KeyError: '{r.choice(['user', 'id', 'price'])}'. How do I fix it?"
+            f"My Python script raises KeyError: '{r.choice(['user', 'id', 'price'])}'. How to fix?"
         ),
     ],
     "letter": [
@@ -161,7 +155,8 @@ def test_the_farm_is_one_cluster_and_acted_on_while_the_class_on_its_syllabus_st
     assert result.exit_code == 0, result.output
     rows = {r["account_id"]: r for r in csv.DictReader((out / "accounts.csv").open())}
     farm = [rows[f"farm-{k}"] for k in range(12)]
-    assert len({r["cluster_id"] for r in farm}) == 1 and farm[0]["cluster_id"]
+    assert len({r["cluster_id"] for r in farm}) == 1
+    assert farm[0]["cluster_id"]
     assert sum(r["verdict"] in ("challenge", "block") for r in farm) >= 10
     assert "walking one curriculum" in farm[0]["reasons"]
     assert "own traffic: " in farm[0]["reasons"]
