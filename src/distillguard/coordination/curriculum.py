@@ -8,9 +8,9 @@ traffic out:
 
 - *focus*: the subject is at least ``FOCUS_SHARE`` of the account's requests that day (and
   ``FOCUS_MIN`` of them), so one question about it is not a focus;
-- *burst*: more accounts focus on it that day than its share of all account-days predicts,
-  ``LIFT`` times over, so a subject that is always popular (the thousands of users of one
-  coding agent, every day) is no curriculum;
+- *burst*: its share of the day's focus is ``LIFT`` times its usual share (the median over the
+  window's days), so a subject that is always popular (the thousands of users of one coding
+  agent, every day) is no curriculum, and a farm's own days do not raise the bar;
 - *sequence*: the account shows bursts on at least ``MIN_DAYS`` days; one coincidence (a user
   who asked about probability the day a farm did) is not a curriculum.
 
@@ -25,7 +25,7 @@ import duckdb
 
 FOCUS_SHARE = 0.25
 FOCUS_MIN = 3
-LIFT = 2.0
+LIFT = 1.5
 MIN_DAYS = 2
 
 
@@ -43,13 +43,20 @@ def build_curriculum(con: duckdb.DuckDBPyConnection) -> None:
             ) WHERE n >= {FOCUS_MIN} AND n >= {FOCUS_SHARE} * total
         ),
         per_day AS (SELECT d, count(*) AS f FROM focus GROUP BY d),
-        share AS (
-            SELECT topic, count(*) / (SELECT count(*) FROM focus)::DOUBLE AS s
-            FROM focus GROUP BY topic
+        daily AS (
+            SELECT d, topic, count(*) AS k, count(*) / any_value(f) AS s
+            FROM focus JOIN per_day USING (d) GROUP BY d, topic
+        ),
+        -- A subject's usual share of the day's focus: its median over the window's days
+        -- (days without it count as 0), so the farm's own days do not set the bar.
+        usual AS (
+            SELECT t.topic, median(coalesce(daily.s, 0)) AS s
+            FROM (SELECT DISTINCT topic FROM focus) t CROSS JOIN per_day p
+            LEFT JOIN daily ON daily.topic = t.topic AND daily.d = p.d GROUP BY t.topic
         ),
         burst AS (
-            SELECT d, topic FROM focus JOIN per_day USING (d) JOIN share USING (topic)
-            GROUP BY d, topic, f, s HAVING count(*) >= 2 AND count(*) >= {LIFT} * f * s
+            SELECT d, topic FROM daily JOIN usual u USING (topic)
+            WHERE k >= {FOCUS_MIN} AND daily.s >= {LIFT} * u.s
         ),
         hit AS (SELECT account_id, d, topic FROM focus JOIN burst USING (d, topic))
         SELECT account_id, 'curriculum' AS kind,
