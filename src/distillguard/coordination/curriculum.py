@@ -27,6 +27,7 @@ FOCUS_SHARE = 0.25
 FOCUS_MIN = 3
 LIFT = 1.5
 MIN_DAYS = 2
+MIN_ACCOUNTS = 3  # a subject that bursts on fewer accounts than a cluster holds is no curriculum
 
 
 def build_curriculum(con: duckdb.DuckDBPyConnection) -> None:
@@ -56,7 +57,7 @@ def build_curriculum(con: duckdb.DuckDBPyConnection) -> None:
         ),
         burst AS (
             SELECT d, topic FROM daily JOIN usual u USING (topic)
-            WHERE k >= {FOCUS_MIN} AND daily.s >= {LIFT} * u.s
+            WHERE k >= {MIN_ACCOUNTS} AND daily.s >= {LIFT} * u.s
         ),
         hit AS (SELECT account_id, d, topic FROM focus JOIN burst USING (d, topic))
         SELECT account_id, 'curriculum' AS kind,

@@ -54,7 +54,7 @@ class Embedder:
     per word costs well under one.
     """
 
-    def __init__(self, subject_weights: NDArray[np.float32] | None = None) -> None:
+    def __init__(self, weights: NDArray[np.float32] | None = None) -> None:
         spec = importlib.util.find_spec("wordllama")
         if spec is None or not spec.submodule_search_locations:
             raise MeaningUnavailable("the wordllama package (static embeddings) is not installed")
@@ -73,9 +73,7 @@ class Embedder:
         self.dim = DIMENSIONS
         # Each word's sum twice: plain (what a text asks) and with every token weighted by its
         # rarity (what it is about: topic.py); one lookup gives both.
-        self._weights = (
-            np.ones(len(self.table), np.float32) if subject_weights is None else subject_weights
-        )
+        self._weights = np.ones(len(self.table), np.float32) if weights is None else weights
         self._rows: dict[str, int] = {}
         self._words = np.zeros((WORDS_KEPT, 2 * self.dim), np.float32)
 
@@ -94,8 +92,9 @@ class Embedder:
         for word, ids in zip(words, self.tokens(words), strict=True):
             row = len(self._rows)
             if ids:
-                self._words[row, :d] = self.table[ids].sum(0)
-                self._words[row, d:] = self._weights[ids] @ self.table[ids]
+                vectors = self.table[ids]
+                self._words[row, :d] = vectors.sum(0)
+                self._words[row, d:] = self._weights[ids] @ vectors
             else:
                 self._words[row] = 0
             self._rows[word] = row
@@ -119,11 +118,8 @@ class Embedder:
         out: NDArray[np.float32] = self._words[cast(list[int], found)].sum(0)
         return out
 
-    def _sum(self, text: str) -> NDArray[np.float32]:
-        return self.sums(text)[: self.dim]
-
     def embed(self, text: str) -> NDArray[np.float32]:
-        return self._unit(self._sum(text))
+        return self._unit(self.sums(text)[: self.dim])
 
     def embed_many(self, texts: list[str]) -> NDArray[np.float32]:
         """Many texts, as ``embed`` reads each: for training."""

@@ -139,7 +139,9 @@ def _meaning(view: RequestView, hits: Hits) -> Reading:
     otherwise colour every request of its thousands of users)."""
     users, room = [], _TOTAL_CHARS
     for t in reversed(view.turns):  # the latest turns first: the harvest sits in the last ask
-        if t.role == "user" and t.text and room > 0:
+        if room <= 0:
+            break
+        if t.role == "user" and t.text:
             users.append(t.text[: min(_TURN_CHARS, room)])
             room -= len(users[-1]) + 1
     if not users:

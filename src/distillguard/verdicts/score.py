@@ -57,14 +57,11 @@ def score(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
     held = " + ".join(f"coalesce({f}::INT, 0)" for f in _MEMBER_FACTS)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE members AS
-        WITH cv AS (  -- curriculum days a cluster's members share (coordination/curriculum.py)
-            SELECT m.cluster_id, l.value, count(*) AS n FROM links l JOIN membership m
-            USING (account_id) WHERE l.kind = 'curriculum' GROUP BY ALL
-        ),
-        cur AS (
-            SELECT l.account_id, count(*) AS days FROM links l JOIN membership m
-            USING (account_id) JOIN cv USING (cluster_id, value)
-            WHERE l.kind = 'curriculum' AND cv.n >= {c.min_accounts} GROUP BY ALL
+        WITH cur AS (  -- curriculum days shared within the cluster (coordination/curriculum.py)
+            SELECT account_id, count(*) FILTER (WHERE n >= {c.min_accounts}) AS days FROM (
+                SELECT l.account_id, count(*) OVER (PARTITION BY m.cluster_id, l.value) AS n
+                FROM links l JOIN membership m USING (account_id) WHERE l.kind = 'curriculum'
+            ) GROUP BY account_id
         ),
         m AS (SELECT m.cluster_id, m.density, f.*, coalesce(pf.partner, 0) AS partner,
                      coalesce(cur.days, 0) >= {MIN_DAYS} AS walks
@@ -113,15 +110,13 @@ def score(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
                -- about it and its own use; proxy rotation and a partner's report count when
                -- present, never against it; lacking a report the group has counts against.
                -- (Walking the group's curriculum counts the same way.)
-               ({held} + own_use + rotates::INT + walks::INT)
-                   / ({known} + 1 + rotates::INT + walks::INT) AS base_fit,
+               rotates::INT + walks::INT AS present,
+               ({held} + own_use + present) / ({known} + 1 + present) AS base_fit,
                CASE WHEN partner > 0
-                    THEN greatest(base_fit, ({held} + own_use + rotates::INT + walks::INT
-                                             + partner) / ({known} + 2 + rotates::INT
-                                             + walks::INT))
+                    THEN greatest(base_fit, ({held} + own_use + present + partner)
+                                            / ({known} + 2 + present))
                     WHEN partner_material
-                    THEN ({held} + own_use + rotates::INT + walks::INT)
-                         / ({known} + 2 + rotates::INT + walks::INT)
+                    THEN ({held} + own_use + present) / ({known} + 2 + present)
                     ELSE base_fit END AS fit,
                -- Accounts that carry the group's evidence weigh most in it; bystanders swept in
                -- by a shared address weigh little.
@@ -169,6 +164,9 @@ def score(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
                1 - (1 - own_coordination) * (1 - partner) AS coordination,
                1 - (1 - content_coordination) * (1 - partner) AS reported_content_coordination,
                greatest({", ".join(USE_FACTORS)}) AS harvest,
+               -- Risk that rests on a shared curriculum and content, not on other facts.
+               sqrt(reported_content_coordination * content) > sqrt(coordination * harvest)
+                   AS by_content,
                CASE WHEN accounts >= {c.min_accounts}
                     THEN greatest(sqrt(coordination * harvest),
                                   sqrt(reported_content_coordination * content))
@@ -176,10 +174,7 @@ def score(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
                CASE WHEN accounts >= {c.min_accounts}
                     THEN greatest(sqrt(own_coordination * harvest),
                                   sqrt(content_coordination * content))
-                    ELSE 0 END AS unreported_risk,
-               -- Risk that rests on a shared curriculum and content, not on other facts.
-               sqrt(reported_content_coordination * content) > sqrt(coordination * harvest)
-                   AS by_content
+                    ELSE 0 END AS unreported_risk
         FROM agg
     """)
     con.execute(f"""
