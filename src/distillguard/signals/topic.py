@@ -67,8 +67,12 @@ class Topics:
         return _prepare(vectors, self._mean, self._common)
 
     def of(self, vector: NDArray[np.float32]) -> int:
-        """The topic of one unit subject vector: an id in ``[0, k)``."""
-        return int(np.argmax(self._centroids @ self.prepare(vector)[0]))
+        """The topic of one unit subject vector: an id in ``[0, k)``. (``prepare`` for one
+        vector, without its 2-d bookkeeping: this runs on every request, and the final
+        length does not change which centroid is nearest.)"""
+        y = vector - self._mean
+        y -= float(y @ self._common[:, 0]) * self._common[:, 0]
+        return int(np.argmax(self._centroids @ y))
 
 
 def _prepare(
