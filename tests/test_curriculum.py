@@ -10,7 +10,9 @@ farm are not linked at all.
 from __future__ import annotations
 
 import csv
+import json
 import random
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -137,6 +139,8 @@ def test_accounts_walking_one_subject_sequence_are_linked_on_each_day(walked: St
             held[value] = held.get(value, 0) + 1
     # The same (day, subject) values, held by most of the farm on at least two days.
     assert len({v.split(":")[0] for v, n in held.items() if n >= 9}) >= 2, held
+    # Named for an analyst: the day, the topic id and the topic's characteristic words.
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\d:\d+ \(\w[^()]*\)", v) for v in held), held
 
 
 def test_a_subject_asked_every_day_or_on_one_day_only_links_nobody(walked: Store) -> None:
@@ -164,3 +168,11 @@ def test_the_farm_is_one_cluster_and_acted_on_while_the_class_on_its_syllabus_st
     assert students == ["clear"] * 12, [rows[f"student-{k}"]["reasons"] for k in range(3)]
     assert all(rows[f"agent-{k}"]["verdict"] == "clear" for k in range(15))
     assert rows["bystander"]["verdict"] == "clear", rows["bystander"]["reasons"]
+    campaigns = json.loads((out / "campaigns.json").read_text())
+    walked_days = [
+        i["value"]
+        for c in campaigns
+        for i in c["indicators"].get("curriculum", [])
+        if i["campaign_accounts"] >= 9
+    ]
+    assert len({v.split(":")[0] for v in walked_days}) >= 2, walked_days

@@ -14,7 +14,8 @@ traffic out:
 - *sequence*: the account shows bursts on at least ``MIN_DAYS`` days; one coincidence (a user
   who asked about probability the day a farm did) is not a curriculum.
 
-Each (day, subject) that passes is an indicator, weighted by how many accounts share it like
+Each (day, subject) that passes is an indicator, named ``DAY:TOPIC (words)`` with the topic's
+characteristic words so an analyst sees what was asked about, and weighted by how many accounts share it like
 every other link (``links.py``). A class walking its syllabus passes too: that is why links are
 group evidence, and an account is acted on for its own traffic first (``verdicts/score.py``).
 """
@@ -22,6 +23,9 @@ group evidence, and an account is acted on for its own traffic first (``verdicts
 from __future__ import annotations
 
 import duckdb
+import pyarrow as pa
+
+from distillguard.signals.topic import Topics
 
 FOCUS_SHARE = 0.25
 FOCUS_MIN = 3
@@ -32,6 +36,9 @@ MIN_ACCOUNTS = 3  # a subject that bursts on fewer accounts than a cluster holds
 
 def build_curriculum(con: duckdb.DuckDBPyConnection) -> None:
     """Create temp table ``curriculum(account_id, kind, value)`` from ``ev`` (its ``topic``)."""
+    words = Topics.default().words
+    topic_words = pa.table({"topic": pa.array(range(len(words)), pa.int16()), "words": words})
+    con.register("topic_words", topic_words)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE curriculum AS
         WITH ad AS (
@@ -61,10 +68,12 @@ def build_curriculum(con: duckdb.DuckDBPyConnection) -> None:
         ),
         hit AS (SELECT account_id, d, topic FROM focus JOIN burst USING (d, topic))
         SELECT account_id, 'curriculum' AS kind,
-               strftime(d, '%Y-%m-%d') || ':' || topic::VARCHAR AS value
-        FROM hit
+               strftime(d, '%Y-%m-%d') || ':' || topic::VARCHAR
+               || coalesce(' (' || nullif(w.words, '') || ')', '') AS value
+        FROM hit LEFT JOIN topic_words w USING (topic)
         WHERE account_id IN (
             SELECT account_id FROM hit GROUP BY account_id
             HAVING count(DISTINCT d) >= {MIN_DAYS}
         )
     """)
+    con.unregister("topic_words")

@@ -263,7 +263,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.topics:
         texts = [e.text for e in examples]
         weights = token_weights(embedder.tokens(texts), len(embedder.table))
-        arrays: dict[str, Any] = fit_topics(Embedder(weights).subject_many(texts), weights)
+        arrays: dict[str, Any] = fit_topics(
+            Embedder(weights).subject_many(texts), weights, texts
+        )
         np.savez_compressed(args.topics, **arrays)
         print(f"topics: {args.topics}")
 

@@ -23,6 +23,9 @@ evidence.
 
 from __future__ import annotations
 
+import math
+import re
+from collections import Counter
 from functools import cache
 from pathlib import Path
 
@@ -34,6 +37,9 @@ from distillguard.signals.lexicon import RULES
 TOPIC_FILE = "topics.npz"
 K = 32  # subjects: coarse enough that paraphrases of one subject share one
 SMOOTHING = 1e-4  # the a of a / (a + p): words rarer than this keep nearly full weight
+LABEL_WORDS = 3  # characteristic words per topic, for analysts
+LABEL_MAX_SHARE = 0.05  # a word in more texts than this says how, not what
+_WORD = re.compile(r"[^\W\d_]{4,24}")
 
 
 @cache
@@ -55,7 +61,9 @@ class Topics:
             self._mean = data["mean"].astype(np.float32)  # (dim,)
             self._common = data["common"].astype(np.float32)  # (dim, 1): unit
             self._centroids = data["centroids"].astype(np.float32)  # (k, dim)
+            words = data["words"] if "words" in data.files else None
         self.k = int(self._centroids.shape[0])
+        self.words: list[str] = [str(w) for w in words] if words is not None else [""] * self.k
 
     @staticmethod
     @cache
@@ -95,11 +103,43 @@ def token_weights(tokens: list[list[int]], vocabulary: int) -> NDArray[np.float3
     return out
 
 
+def label_topics(
+    texts: list[str], ids: NDArray[np.int64], k: int, max_share: float = LABEL_MAX_SHARE
+) -> list[str]:
+    """Each topic's most characteristic words among the texts assigned to it (class-based
+    TF-IDF: frequent in the topic, rare in the corpus), so that an analyst reading
+    ``2026-05-04:7 (dice, roll, chance)`` sees what the farm asked about.
+
+    >>> texts = ["Two dice are rolled, what are the odds", "Roll three dice: the odds of a six",
+    ...          "Dice game odds with two rolls", "Write a resignation letter to my manager",
+    ...          "A polite letter to my manager asking for leave", "Thank-you letter for a manager"]
+    >>> label_topics(texts, np.array([0, 0, 0, 1, 1, 1]), 2, max_share=0.5)
+    ['dice, odds', 'letter, manager']
+    """
+    docs = [{w.lower() for w in _WORD.findall(t)} for t in texts]
+    df = Counter(w for d in docs for w in d)
+    per: list[Counter[str]] = [Counter() for _ in range(k)]
+    for words, topic in zip(docs, ids, strict=True):
+        per[int(topic)].update(words)
+    out = []
+    for counts in per:
+        # a word in fewer than 3 of the topic's texts is one writer's, not the topic's
+        scored = {
+            w: c * math.log(len(docs) / df[w])
+            for w, c in counts.items()
+            if c >= 3 and df[w] <= max_share * len(docs)
+        }
+        top = sorted(scored, key=lambda w: (-scored[w], w))[:LABEL_WORDS]
+        out.append(", ".join(top))
+    return out
+
+
 def fit_topics(
-    subjects: NDArray[np.float32], weights: NDArray[np.float32], k: int = K
-) -> dict[str, NDArray[np.float32]]:
+    subjects: NDArray[np.float32], weights: NDArray[np.float32], texts: list[str], k: int = K
+) -> dict[str, NDArray[np.generic]]:
     """The arrays of ``topics.npz`` from the corpus's subject vectors (rows, unit, computed with
-    ``weights``). Fixed seed: the same corpus gives the same topics."""
+    ``weights``) and their texts (for the labels). Fixed seed: the same corpus gives the same
+    topics."""
     from sklearn.cluster import KMeans
 
     mean = subjects.mean(0).astype(np.float32)
@@ -112,4 +152,5 @@ def fit_topics(
         "mean": mean,
         "common": common,
         "centroids": centroids.astype(np.float32),
+        "words": np.array(label_topics(texts, km.labels_, k)),
     }
