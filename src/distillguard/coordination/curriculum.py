@@ -15,9 +15,10 @@ traffic out:
   who asked about probability the day a farm did) is not a curriculum.
 
 Each (day, subject) that passes is an indicator, named ``DAY:TOPIC (words)`` with the topic's
-characteristic words so an analyst sees what was asked about, and weighted by how many accounts share it like
-every other link (``links.py``). A class walking its syllabus passes too: that is why links are
-group evidence, and an account is acted on for its own traffic first (``verdicts/score.py``).
+characteristic words so an analyst sees what was asked about, and weighted by how many
+accounts share it like every other link (``links.py``). A class walking its syllabus passes
+too: that is why links are group evidence, and an account is acted on for its own traffic
+first (``verdicts/score.py``).
 """
 
 from __future__ import annotations

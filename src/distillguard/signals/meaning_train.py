@@ -263,9 +263,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.topics:
         texts = [e.text for e in examples]
         weights = token_weights(embedder.tokens(texts), len(embedder.table))
-        arrays: dict[str, Any] = fit_topics(
-            Embedder(weights).subject_many(texts), weights, texts
-        )
+        arrays: dict[str, Any] = fit_topics(Embedder(weights).subject_many(texts), weights, texts)
         np.savez_compressed(args.topics, **arrays)
         print(f"topics: {args.topics}")
 
