@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from distillguard.contract.body import view_request
 from distillguard.signals import score_request
@@ -137,3 +139,24 @@ def test_every_request_with_user_text_gets_a_topic_and_paraphrases_share_one() -
     )
     assert dice != sql
     assert score_request(view_request({"messages": []})).topic is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.text(alphabet="ab xyzé-.,:$%/()=0123456789", min_size=1, max_size=24),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_words_with_digits_read_as_pieces_sum_the_tokens_of_the_whole_words(
+    words: list[str],
+) -> None:
+    # Prices, dates and ids are read split around their digits so that each new number
+    # costs no tokenizer call; the sum must be what tokenizing each whole word gives.
+    embedder = Embedder.default()
+    text = " ".join(words)
+    expected = np.zeros(embedder.dim, np.float32)
+    for ids in embedder.tokens(text.split()):
+        expected += embedder.table[ids].sum(0) if ids else 0
+    assert np.allclose(embedder.sums(text)[: embedder.dim], expected, atol=1e-3)
