@@ -256,6 +256,11 @@ def test_without_account_records_unknown_facts_are_not_evidence(
     rows = {r["account_id"]: r for r in _rows(tmp_path / "o")}
     rotating = [a for a, lab in labels.items() if lab["campaign"] == "agentic" and a in rows]
     assert sum(_flagged(rows[a]) for a in rotating) >= 0.9 * len(rotating)
+    # Ten datacenter addresses rotated per request over fifteen accounts: each account sees
+    # every address many times (few new ones), but rarely the same one twice in a row.
+    pooled = [a for a, lab in labels.items() if lab["campaign"] == "reasoning" and a in rows]
+    assert sum(_flagged(rows[a]) for a in pooled) >= 0.9 * len(pooled)
+    assert all("one small pool" in rows[a]["reasons"] for a in pooled)
     legit = [a for a, lab in labels.items() if lab["is_attack"] == "0" and a in rows]
     assert sum(_flagged(rows[a]) for a in legit) <= 0.03 * len(legit)
     for r in rows.values():

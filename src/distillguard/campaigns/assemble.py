@@ -40,6 +40,7 @@ TACTICS = {
     "release_pivot": "moved to a newly released model within 24 h",
     "appeared": "accounts first seen together",
     "rotation": "requests rotated through a pool of addresses",
+    "pool": "requests switched between the addresses of one small pool",
     "curriculum": "one curriculum: the same subjects across accounts on the same days",
 }
 

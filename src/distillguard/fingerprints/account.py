@@ -37,6 +37,8 @@ FEATURES: dict[str, str] = {
     "has_org": "the account declares an organisation",
     "has_record": "an account record was ingested (else sign-up facts are unknown)",
     "ips": "distinct client addresses",
+    "ip_switch_rate": "share of requests from another address than the account's previous one "
+    "(a proxy pool rotating per request; people keep an address for a session)",
 }
 
 
@@ -104,6 +106,13 @@ def build_fingerprints(con: duckdb.DuckDBPyConnection) -> None:
                       ON lsh_0, lsh_1, lsh_2, lsh_3 INTO NAME band VALUE value))
             WHERE c > 1 GROUP BY account_id
         ),
+        switches AS (
+            SELECT account_id, avg((ip IS DISTINCT FROM prev)::INT) AS ip_switch_rate FROM (
+                SELECT account_id, ip, lag(ip) OVER (PARTITION BY account_id ORDER BY ts) AS prev,
+                       row_number() OVER (PARTITION BY account_id ORDER BY ts) AS k
+                FROM ev)
+            WHERE k > 1 GROUP BY account_id
+        ),
         hours AS (
             SELECT account_id,
                    -sum(p * ln(p)) / ln(24) AS hour_entropy
@@ -126,13 +135,14 @@ def build_fingerprints(con: duckdb.DuckDBPyConnection) -> None:
                a.created_at, a.tier, a.verified, a.payment_fingerprint, a.email_domain,
                a.org_id IS NOT NULL AS has_org, a.org_id,
                a.account_id IS NOT NULL AS has_record,
-               b.first_ts, b.last_ts, b.ips
+               b.first_ts, b.last_ts, b.ips, coalesce(sw.ip_switch_rate, 0) AS ip_switch_rate
         FROM base b
         LEFT JOIN caps c USING (account_id)
         LEFT JOIN heads h USING (account_id)
         LEFT JOIN tails t USING (account_id)
         LEFT JOIN dups d USING (account_id)
         LEFT JOIN hours hr USING (account_id)
+        LEFT JOIN switches sw USING (account_id)
         LEFT JOIN launch l USING (account_id)
         LEFT JOIN accounts a USING (account_id)
     """)

@@ -48,6 +48,8 @@ def reasons_sql(cfg: Config) -> str:
                       || '% first seen within a day of each other' END,
                  CASE WHEN cl.rotation >= 0.3 THEN round(100 * cl.rotation)
                       || '% rotating through a pool of addresses' END,
+                 CASE WHEN cl.pool >= 0.3 THEN round(100 * cl.pool)
+                      || '% switching between the addresses of one small pool' END,
                  CASE WHEN cl.curriculum >= 0.3 THEN round(100 * cl.curriculum)
                       || '% walking one curriculum, subject by subject on the same days' END,
                  CASE WHEN cl.partner >= 0.3 THEN 'matching a campaign partners reported' END,

@@ -38,6 +38,7 @@ class ClusterRules(msgspec.Struct, forbid_unknown_fields=True):
     pivot_full: float = 0.3
     rotation_ips: int = 10
     rotation_share: float = 0.3
+    rotation_switch: float = 0.5
     curriculum_weight: float = 0.5
 
 

@@ -89,6 +89,10 @@ def score(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
                        AS appeared_together,
                    m.ips >= {c.rotation_ips} AND m.ips >= {c.rotation_share} * m.requests
                        AS rotates,
+                   -- A small pool switched per request: every address recurs, rarely twice in
+                   -- a row. A reseller's or a company's load-balanced egress does this too.
+                   m.ips >= {c.rotation_ips} AND m.ip_switch_rate >= {c.rotation_switch}
+                       AND NOT rotates AS pooled,
                    -- Partner evidence is part of the group's when it is material across it:
                    -- then a member without any carries less of the group's evidence.
                    avg(m.partner) OVER (PARTITION BY m.cluster_id) >= 0.3 AS partner_material,
@@ -109,8 +113,8 @@ def score(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
                -- How much of its group's evidence an account carries itself: the facts known
                -- about it and its own use; proxy rotation and a partner's report count when
                -- present, never against it; lacking a report the group has counts against.
-               -- (Walking the group's curriculum counts the same way.)
-               rotates::INT + walks::INT AS present,
+               -- (A small pool and walking the group's curriculum count the same way.)
+               rotates::INT + pooled::INT + walks::INT AS present,
                ({held} + own_use + present) / ({known} + 1 + present) AS base_fit,
                CASE WHEN partner > 0
                     THEN greatest(base_fit, ({held} + own_use + present + partner)
@@ -139,6 +143,7 @@ def score(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
                    {_share("appeared_together")} AS appeared,
                    {_share("rotates")} AS rotation,
                    sum(w * walks::INT) / sum(w) AS curriculum,
+                   {_share("pooled")} AS pool,
                    sum(w * partner) / sum(w) AS partner,
                    least(1, sum(w * {content}) / sum(w) / {c.content_full}) AS content,
                    {c.repetition_weight} * sum(w * greatest(template_share, near_dup_rate))
@@ -157,14 +162,16 @@ def score(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
                greatest(coalesce(list_avg([{", ".join(CLUSTER_FACTORS)}]), 0), rotation)
                    AS own_coordination,
                -- A shared curriculum goes part of the way, and only towards content: a class
-               -- walks its syllabus too, and asks the same homework the same way.
+               -- walks its syllabus too, and asks the same homework the same way. A small
+               -- pool of addresses goes all the way, towards content only: resellers' and
+               -- companies' egress pools carry round-the-clock, repetitive traffic too.
                1 - (1 - own_coordination) * (1 - {c.curriculum_weight} * curriculum)
-                   AS content_coordination,
+                   * (1 - pool) AS content_coordination,
                -- A partner's report adds to either (noisy-OR), never takes away.
                1 - (1 - own_coordination) * (1 - partner) AS coordination,
                1 - (1 - content_coordination) * (1 - partner) AS reported_content_coordination,
                greatest({", ".join(USE_FACTORS)}) AS harvest,
-               -- Risk that rests on a shared curriculum and content, not on other facts.
+               -- Risk that rests on a curriculum or a pool and content, not on other facts.
                sqrt(reported_content_coordination * content) > sqrt(coordination * harvest)
                    AS by_content,
                CASE WHEN accounts >= {c.min_accounts}
