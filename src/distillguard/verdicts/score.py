@@ -83,9 +83,11 @@ def score(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
                    CASE WHEN m.has_record THEN NOT m.has_org END AS is_undeclared,
                    CASE WHEN m.verified IS NOT NULL THEN NOT m.verified END AS is_unverified,
                    -- Appearing together means something only for a group that was not already
-                   -- active when the window opened.
-                   CASE WHEN med.med_first > epoch(win.opened) + {c.burst_hours} * 3600 THEN
-                       abs(epoch(m.first_ts) - med.med_first) <= {c.burst_hours} * 3600 END
+                   -- active when the window opened, and for a member first seen after that:
+                   -- one seen in the window's first hours may have been active before it.
+                   CASE WHEN med.med_first > epoch(win.opened) + {c.burst_hours} * 3600
+                             AND epoch(m.first_ts) > epoch(win.opened) + {c.burst_hours} * 3600
+                        THEN abs(epoch(m.first_ts) - med.med_first) <= {c.burst_hours} * 3600 END
                        AS appeared_together,
                    m.ips >= {c.rotation_ips} AND m.ips >= {c.rotation_share} * m.requests
                        AS rotates,
