@@ -101,10 +101,10 @@ def score(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
                    -- What the gate reads: harvest in the account's own requests. A pivot to
                    -- a new model is what early adopters do: it counts in fit (own_use) only.
                    least(1, {content} / {c.content_full}) AS own_content,
-                   greatest(own_content,
-                            {pattern} * {c.repetition_weight}
-                                * greatest(template_share, near_dup_rate),
-                            {pattern} * {flat}) AS own_harvest,
+                   {pattern} * {c.repetition_weight} * greatest(template_share, near_dup_rate)
+                       AS own_repetition,
+                   {pattern} * {flat} AS own_flat,
+                   greatest(own_content, own_repetition, own_flat) AS own_harvest,
                    greatest(own_harvest,
                             least(1, greatest(0, coalesce(release_share, 0) - win.rs)
                                      / {c.pivot_full})) AS own_use
@@ -188,8 +188,8 @@ def score(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
     """)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE risk AS
-        WITH own AS (SELECT account_id, cluster_id, fit, partner, own_harvest, own_content
-                     FROM members)
+        WITH own AS (SELECT account_id, cluster_id, fit, partner, own_harvest, own_content,
+                            own_repetition, own_flat FROM members)
         SELECT f.account_id, own.cluster_id, coalesce(cl.cluster_risk, 0) AS cluster_risk,
                coalesce(own.fit, 0) AS fit,
                -- What partners reported lifts a member as far as it carries that evidence
@@ -201,8 +201,19 @@ def score(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
                -- as far as its own traffic looks like harvest, so an account swept in by a
                -- shared residential address, NAT or proxy exit is judged on what it did.
                -- A group suspected on what it asks is carried as far as the member asks it.
+               -- Otherwise as far as its own traffic looks like harvest and, as well, shows
+               -- the group's kind of harvest: the share of the group's evidence, factor by
+               -- factor, that it reaches (a pivot, which early adopters make, is never
+               -- reached). A benchmark harness's repetition is not the round-the-clock timing
+               -- a farm is suspected of.
                least(1, coalesce(CASE WHEN cl.by_content THEN own.own_content
-                                      ELSE own.own_harvest END, 0) / {a.own_full}) AS own_gate,
+                                      ELSE least(own.own_harvest,
+                                                 (least(own.own_content, cl.content)
+                                                  + least(own.own_repetition, cl.repetition)
+                                                  + least(own.own_flat, cl.flat))
+                                                 / nullif(cl.content + cl.repetition + cl.flat
+                                                          + cl.release_pivot, 0))
+                                      END, 0) / {a.own_full}) AS own_gate,
                own_cluster_risk * ({a.member_floor} + {1 - a.member_floor}
                    * coalesce(own.fit, 0)) * own_gate AS member_risk,
                -- Judged alone: its own elicitation, as strong as its volume of evidence allows,
