@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import gzip
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -10,7 +11,9 @@ from typing import Any
 
 import msgspec
 import pytest
+from typer.testing import CliRunner
 
+from distillguard.cli import app
 from distillguard.ingest import IngestOptions, IngestReport, ingest
 from distillguard.store import Store
 
@@ -69,6 +72,16 @@ def run_ingest(store: Store, tmp_path: Path) -> RunIngest:
         )
 
     return run
+
+
+def scan_store(store: Store, out: Path) -> dict[str, dict[str, str]]:
+    """Close the store, run ``distillguard scan`` on it into ``out``; accounts.csv by account."""
+    path = store.path
+    store.close()
+    result = CliRunner().invoke(app, ["scan", "--store", str(path), "--out", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    with (out / "accounts.csv").open(newline="") as f:
+        return {r["account_id"]: r for r in csv.DictReader(f)}
 
 
 def quarantined(tmp_path: Path) -> list[dict[str, Any]]:

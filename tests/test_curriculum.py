@@ -9,7 +9,6 @@ farm are not linked at all.
 
 from __future__ import annotations
 
-import csv
 import json
 import random
 import re
@@ -19,12 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
-from distillguard.cli import app
 from distillguard.coordination.links import build_links
 from distillguard.store import Store
-from tests.conftest import RunIngest, WriteLines
+from tests.conftest import RunIngest, WriteLines, scan_store
 
 T0 = datetime(2026, 5, 4, tzinfo=UTC)
 Gen = Callable[[random.Random], str]
@@ -152,12 +149,8 @@ def test_a_subject_asked_every_day_or_on_one_day_only_links_nobody(walked: Store
 def test_the_farm_is_one_cluster_and_acted_on_while_the_class_on_its_syllabus_stays_clear(
     walked: Store, tmp_path: Path
 ) -> None:
-    path = walked.path
-    walked.close()
     out = tmp_path / "results"
-    result = CliRunner().invoke(app, ["scan", "--store", str(path), "--out", str(out), "-q"])
-    assert result.exit_code == 0, result.output
-    rows = {r["account_id"]: r for r in csv.DictReader((out / "accounts.csv").open())}
+    rows = scan_store(walked, out)
     farm = [rows[f"farm-{k}"] for k in range(12)]
     assert len({r["cluster_id"] for r in farm}) == 1
     assert farm[0]["cluster_id"]

@@ -9,17 +9,13 @@ risk. Before the member gate read the group's kind of harvest, it was challenged
 
 from __future__ import annotations
 
-import csv
 import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from typer.testing import CliRunner
-
-from distillguard.cli import app
 from distillguard.store import Store
-from tests.conftest import RunIngest, WriteLines
+from tests.conftest import RunIngest, WriteLines, scan_store
 
 T0 = datetime(2026, 5, 4, tzinfo=UTC)
 POOL = ("203.0.113.10", "203.0.113.11", "203.0.113.12", "203.0.113.13")
@@ -98,12 +94,7 @@ def test_a_harness_sharing_a_farms_address_is_judged_on_its_own_kind_of_harvest(
     store: Store, run_ingest: RunIngest, write_lines: WriteLines, tmp_path: Path
 ) -> None:
     run_ingest(write_lines("events.jsonl", _world()))
-    path = store.path
-    store.close()
-    out = tmp_path / "results"
-    result = CliRunner().invoke(app, ["scan", "--store", str(path), "--out", str(out), "-q"])
-    assert result.exit_code == 0, result.output
-    rows = {r["account_id"]: r for r in csv.DictReader((out / "accounts.csv").open())}
+    rows = scan_store(store, tmp_path / "results")
     farm = [rows[f"farm-{k}"] for k in range(20)]
     assert sum(r["verdict"] in ("challenge", "block") for r in farm) >= 18, farm[0]
     assert "round-the-clock timing" in farm[0]["reasons"]

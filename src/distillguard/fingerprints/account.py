@@ -106,11 +106,10 @@ def build_fingerprints(con: duckdb.DuckDBPyConnection) -> None:
                       ON lsh_0, lsh_1, lsh_2, lsh_3 INTO NAME band VALUE value))
             WHERE c > 1 GROUP BY account_id
         ),
-        switches AS (
+        switches AS (  -- request_id breaks ties in time, so the rate does not vary by run
             SELECT account_id, avg((ip IS DISTINCT FROM prev)::INT) AS ip_switch_rate FROM (
-                SELECT account_id, ip, lag(ip) OVER (PARTITION BY account_id ORDER BY ts) AS prev,
-                       row_number() OVER (PARTITION BY account_id ORDER BY ts) AS k
-                FROM ev)
+                SELECT account_id, ip, lag(ip) OVER w AS prev, row_number() OVER w AS k FROM ev
+                WINDOW w AS (PARTITION BY account_id ORDER BY ts, request_id))
             WHERE k > 1 GROUP BY account_id
         ),
         hours AS (

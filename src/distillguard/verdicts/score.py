@@ -21,6 +21,7 @@ from distillguard.verdicts.config import Config
 # Coordination facts from sign-up records, and one from behaviour (appearing together).
 CLUSTER_FACTORS = ("burst", "young", "shared_payment", "undeclared", "unverified", "appeared")
 USE_FACTORS = ("content", "repetition", "flat", "release_pivot")
+OWN_FACTORS = ("content", "repetition", "flat")  # what a member's gate reads of its own (own_*)
 _MEMBER_FACTS = (
     "in_burst",
     "is_young",
@@ -53,6 +54,9 @@ def score(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
     # A handful of requests repeat a greeting or fall in odd hours by chance: patterns count in
     # full only with volume behind them.
     pattern = f"least(1, requests / {a.pattern_volume})"
+    # The share of the group's harvest evidence a member's own traffic reaches (OWN_FACTORS).
+    reached = " + ".join(f"least(own.own_{f}, cl.{f})" for f in OWN_FACTORS)
+    coverage = f"({reached}) / nullif({' + '.join(f'cl.{f}' for f in USE_FACTORS)}, 0)"
     known = " + ".join(f"({f} IS NOT NULL)::INT" for f in _MEMBER_FACTS)
     held = " + ".join(f"coalesce({f}::INT, 0)" for f in _MEMBER_FACTS)
     con.execute(f"""
@@ -188,8 +192,8 @@ def score(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
     """)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE risk AS
-        WITH own AS (SELECT account_id, cluster_id, fit, partner, own_harvest, own_content,
-                            own_repetition, own_flat FROM members)
+        WITH own AS (SELECT account_id, cluster_id, fit, partner, own_harvest,
+                            {", ".join(f"own_{f}" for f in OWN_FACTORS)} FROM members)
         SELECT f.account_id, own.cluster_id, coalesce(cl.cluster_risk, 0) AS cluster_risk,
                coalesce(own.fit, 0) AS fit,
                -- What partners reported lifts a member as far as it carries that evidence
@@ -207,13 +211,8 @@ def score(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
                -- reached). A benchmark harness's repetition is not the round-the-clock timing
                -- a farm is suspected of.
                least(1, coalesce(CASE WHEN cl.by_content THEN own.own_content
-                                      ELSE least(own.own_harvest,
-                                                 (least(own.own_content, cl.content)
-                                                  + least(own.own_repetition, cl.repetition)
-                                                  + least(own.own_flat, cl.flat))
-                                                 / nullif(cl.content + cl.repetition + cl.flat
-                                                          + cl.release_pivot, 0))
-                                      END, 0) / {a.own_full}) AS own_gate,
+                                      ELSE least(own.own_harvest, {coverage}) END, 0)
+                        / {a.own_full}) AS own_gate,
                own_cluster_risk * ({a.member_floor} + {1 - a.member_floor}
                    * coalesce(own.fit, 0)) * own_gate AS member_risk,
                -- Judged alone: its own elicitation, as strong as its volume of evidence allows,
