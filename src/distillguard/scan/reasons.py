@@ -58,7 +58,8 @@ def reasons_sql(cfg: Config) -> str:
                  CASE WHEN cl.flat >= 0.5 THEN 'round-the-clock timing' END,
                  CASE WHEN cl.release_pivot >= 0.5 THEN 'pivot to a new model on release' END)
             || CASE WHEN r.own_gate < 1 THEN ' (counted at ' || round(100 * r.own_gate)
-                    || '%: its own traffic shows less of it)' ELSE '' END
+                    || '%: its own traffic shows less of what the group is suspected of)'
+               ELSE '' END
           END
         ) END
     """
