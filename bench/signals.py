@@ -2,7 +2,8 @@
 
 Simulates a scenario once (kept under bench/out/signals), reads the request bodies into views,
 then times ``score_request`` (all per-request signals: the one implementation the scan and the
-gateway share) in this one process, and each of its parts alone. Record results in
+gateway share) in this one process, request by request as the gateway calls it and a chunk at a
+time as ingest does (``score_requests``), and each of its parts alone. Record results in
 docs/benchmarks.md with the machine and the date. Target (issue #4): 20,000 requests/s per core.
 
     uv run python bench/signals.py                    # 50,000 requests of the default week
@@ -24,19 +25,21 @@ import msgspec
 
 from distillguard.contract.body import RequestView, view_request
 from distillguard.contract.digest import system_digest
+from distillguard.ingest.sources import DEFAULT_CHUNK
 from distillguard.signals import score_request
 from distillguard.signals.capability import capability_scores
 from distillguard.signals.intent import IntentRules
 from distillguard.signals.lexicon import Lexicon
 from distillguard.signals.meaning import Meaning
 from distillguard.signals.memo import forget_all
-from distillguard.signals.request import client_text
+from distillguard.signals.request import client_text, score_requests
 from distillguard.signals.template import skeleton
 from distillguard.signals.toolshape import tool_signatures
 from distillguard.simulate.run import simulate
 from distillguard.simulate.scenario import load_scenario
 
 OUT = Path(__file__).parent / "out" / "signals"
+CHUNK = DEFAULT_CHUNK  # as ingest reads a file
 
 
 def requests(scenario: str, n: int) -> list[tuple[dict[str, Any], str]]:
@@ -103,8 +106,11 @@ def main() -> None:
     signals: Callable[[RequestView], object] = score_request
     if args.cold:
         signals = _cold
+    chunks = [views[i : i + CHUNK] for i in range(0, len(views), CHUNK)]
+    batched = per_second(score_requests, chunks) * len(views) / max(1, len(chunks))
     parts: dict[str, float] = {
         "signals (score_request)": per_second(signals, views),
+        f"signals, chunks of {CHUNK:,} (ingest)": batched,
         "request view (not a signal)": per_second(lambda b: view_request(*b), bodies),
         "client text": per_second(client_text, views),
         "phrases (lexicon)": per_second(lexicon.find, texts),
@@ -124,6 +130,7 @@ def main() -> None:
                 "requests": len(views),
                 "cold": args.cold,
                 "signals_per_s_one_core": round(parts["signals (score_request)"]),
+                "signals_batched_per_s_one_core": round(batched),
                 "view_per_s_one_core": round(parts["request view (not a signal)"]),
                 "python": platform.python_version(),
                 "date": time.strftime("%Y-%m-%d"),

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from distillguard.contract.body import view_request
-from distillguard.signals import score_request
+from distillguard.signals import meaning, score_request
 from distillguard.signals.lexicon import Lexicon
 from distillguard.signals.meaning import Embedder, Meaning
 from distillguard.signals.meaning_train import (
@@ -22,7 +22,9 @@ from distillguard.signals.meaning_train import (
     load_corpus,
     scores,
 )
-from distillguard.signals.request import INTENT_SIGNALS
+from distillguard.signals.memo import forget_all
+from distillguard.signals.request import INTENT_SIGNALS, score_requests
+from distillguard.signals.topic import subject_weights
 
 CORPUS = Path(__file__).parent.parent / "corpus" / "intent"
 
@@ -160,3 +162,44 @@ def test_words_with_digits_read_as_pieces_sum_the_tokens_of_the_whole_words(
     for ids in embedder.tokens(text.split()):
         expected += embedder.table[ids].sum(0) if ids else 0
     assert np.allclose(embedder.sums(text)[: embedder.dim], expected, atol=1e-3)
+
+
+def test_a_batch_reads_as_each_request_alone() -> None:
+    # Ingest scores a chunk at once (one gather, one matrix product), the gateway one request:
+    # the same scores to their 4-decimal rounding and the same topic, chats included.
+    examples = load_corpus(CORPUS)[::7][:600]
+    texts = [e.text for e in examples]
+    views = [view_request({"messages": [{"role": "user", "content": t}]}) for t in texts]
+    views += [
+        view_request({"messages": [{"role": "user", "content": a}, {"role": "user", "content": b}]})
+        for a, b in zip(texts[:100], texts[100:200], strict=True)
+    ]
+    forget_all()
+    batch = score_requests(views)
+    forget_all()
+    alone = [score_request(v) for v in views]
+    assert len(batch) == len(alone) == 700
+    for b, a in zip(batch, alone, strict=True):
+        assert b.topic == a.topic
+        assert b.scores == a.scores
+        assert max(abs(b.meaning[k] - a.meaning[k]) for k in a.meaning) <= 1.0001e-4
+
+
+def test_a_batch_that_fills_the_word_table_sums_every_text_right(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # When the table of remembered words is full it starts again and reuses its rows: a batch
+    # must not gather rows that were overwritten meanwhile.
+    monkeypatch.setattr(meaning, "WORDS_KEPT", 16)
+    small = Embedder(subject_weights())
+    vocabulary = "invoice ledger harbour violin glacier pepper saddle quartz meadow lantern".split()
+    texts = [
+        f"{vocabulary[i % 10]} {vocabulary[(i * 3) % 10]} no. {i * 7919} paid {i}x{i + 3}"
+        for i in range(40)
+    ]
+    texts += ["", "   ", " ".join(vocabulary[:6])]
+    got = small.sums_many(texts)
+    reference = Embedder.default()
+    assert small._generation > 1  # the table did start again, more than once
+    for text, row in zip(texts, got, strict=True):
+        assert np.allclose(row, reference.sums(text), atol=1e-4)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC
 from typing import Any
 
@@ -10,11 +11,11 @@ import pyarrow as pa
 from msgspec.structs import astuple
 
 from distillguard.contract.account import Account
-from distillguard.contract.body import view_request
+from distillguard.contract.body import RequestView, view_request
 from distillguard.contract.event import Event
 from distillguard.ingest.validate import parse_asn, parse_ip
-from distillguard.signals import score_request
 from distillguard.signals.derived import BANDS_AT, NO_BANDS, body_columns
+from distillguard.signals.request import RequestSignals, score_request, score_requests
 from distillguard.store.columns import ACCOUNT_COLUMNS, EVENT_COLUMNS, Column, arrow_schema
 
 _encode = msgspec.json.Encoder().encode
@@ -42,6 +43,35 @@ def rows_to_arrow(rows: list[tuple[Any, ...]], schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
+Read = tuple[RequestView, RequestSignals]
+
+
+def read_requests(events: Sequence[Event]) -> list[Read | Exception | None]:
+    """Each event's request view and signals, scored as one batch (``score_requests``); None
+    for an event that carries its derived columns, the exception for a body that cannot be
+    read, so that one record never sinks the others."""
+    out: list[Read | Exception | None] = [None] * len(events)
+    views: dict[int, RequestView] = {}
+    for i, event in enumerate(events):
+        if event.derived is None:
+            try:
+                views[i] = view_request(event.request, event.endpoint)
+            except Exception as exc:
+                out[i] = exc
+    try:
+        signals = score_requests(list(views.values()))
+    except Exception:  # some request breaks the batch: score each alone to find it
+        for i, view in views.items():
+            try:
+                out[i] = view, score_request(view)
+            except Exception as exc:
+                out[i] = exc
+        return out
+    for (i, view), sig in zip(views.items(), signals, strict=True):
+        out[i] = view, sig
+    return out
+
+
 class EventRows(_Rows):
     """Column lists for a batch of events; ``keep_text`` is the store's retention."""
 
@@ -51,14 +81,25 @@ class EventRows(_Rows):
         super().__init__()
         self.keep_text = keep_text
 
-    def add(self, event: Event, extra: dict[str, Any], source_file: str, source_line: int) -> None:
+    def add(
+        self,
+        event: Event,
+        extra: dict[str, Any],
+        source_file: str,
+        source_line: int,
+        read: Read | None = None,
+    ) -> None:
+        """One event's row; ``read`` is its request's view and signals when already computed
+        (``read_requests``, for a chunk at once)."""
         if event.derived is not None:  # computed where the text was seen; the log has none
             body = astuple(event.derived)
             if None in body[BANDS_AT]:  # the bands come whole or not at all
                 body = (*body[: BANDS_AT.start], *NO_BANDS, *body[BANDS_AT.stop :])
         else:
-            view = view_request(event.request, event.endpoint)
-            body = body_columns(view, score_request(view), event.response)
+            if read is None:
+                view = view_request(event.request, event.endpoint)
+                read = view, score_request(view)
+            body = body_columns(*read, event.response)
         network = parse_ip(event.client.ip)
         assert network is not None  # the validator refused the record otherwise
         usage = event.usage

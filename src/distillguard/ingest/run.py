@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from distillguard.contract.errors import Reason, RecordError
 from distillguard.ingest.quarantine import Quarantine
-from distillguard.ingest.rows import AccountRows, EventRows, rows_to_arrow
+from distillguard.ingest.rows import AccountRows, EventRows, read_requests, rows_to_arrow
 from distillguard.ingest.sources import DEFAULT_CHUNK, Chunk, read, scan
 from distillguard.ingest.validate import DEFAULT_MAX_RECORD_BYTES, Validator
 from distillguard.store.database import Retention, Store
@@ -75,13 +75,19 @@ def parse_events(chunk: Chunk, keep_text: bool, max_record_bytes: int, now: date
     validator = Validator(chunk.file, max_record_bytes=max_record_bytes, now=now)
     rows = EventRows(keep_text)
     rejected: Rejected = [(error, None) for error in chunk.errors]
+    valid = []
     for line, record in chunk.records:
         result = validator.event(line, record)
         if isinstance(result, RecordError):
             rejected.append((result, record))
-            continue
+        else:
+            valid.append((line, record, *result))
+    reads = read_requests([event for _, _, event, _ in valid])  # the chunk's signals at once
+    for (line, record, event, extra), done in zip(valid, reads, strict=True):
         try:
-            rows.add(result[0], result[1], chunk.file, line)
+            if isinstance(done, Exception):
+                raise done
+            rows.add(event, extra, chunk.file, line, done)
         except Exception as exc:  # one record the normaliser cannot read must not sink the batch
             error = validator.error(line, "", Reason.BAD_VALUE, f"cannot be normalised: {exc!r}")
             rejected.append((error, record))

@@ -32,6 +32,7 @@ from typing import NamedTuple, cast
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.sparse import csr_matrix
 
 from distillguard.signals.lexicon import RULES, Lexicon
 from distillguard.signals.memo import Memo
@@ -43,6 +44,8 @@ DIMENSIONS = 256  # all of them: the first 128 (WordLlama is Matryoshka-trained)
 MODEL_FILE = "meaning.npz"
 _DIGIT = re.compile(r"(\d)")
 MAX_PIECES = 64
+FEW = 4  # fewer texts are read one by one (the gateway's request): batch set-up costs more
+GATHER_ROWS = 8192  # word rows gathered at once by a batch (16 MB): memory stays flat
 _INNER = "\x1f"  # marks a piece inside a word (no leading space); str.split() never keeps it
 
 
@@ -89,6 +92,7 @@ class Embedder:
         self._rows: dict[str, int] = {}
         self._spelled: dict[str, tuple[int, ...]] = {}  # a word with digits: its pieces' rows
         self._words = np.zeros((WORDS_KEPT, 2 * self.dim), np.float32)
+        self._generation = 0  # counts the times the word table started again
 
     @staticmethod
     @cache
@@ -120,9 +124,7 @@ class Embedder:
 
     def sums(self, text: str) -> NDArray[np.float32]:
         """[plain sum, rarity-weighted sum] of a text's token vectors (2 × dim)."""
-        words = text.split()
-        if len(words) > 2 * EDGE_WORDS:
-            words = words[:EDGE_WORDS] + words[-EDGE_WORDS:]
+        words = _edges(text.split())
         if not words:
             return np.zeros(2 * self.dim, np.float32)
         # take() with an index array gathers in a third less time than indexing with a list.
@@ -131,6 +133,56 @@ class Embedder:
         out: NDArray[np.float32] = self._words.take(at, axis=0).sum(0)
         return out
 
+    def sums_many(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        """``sums`` of many texts (rows): one gather and one segmented sum per batch."""
+        out = np.zeros((len(texts), 2 * self.dim), np.float32)
+        start = 0
+        while start < len(texts):
+            start = self._sum_batch(texts, start, out)
+        return out
+
+    def _sum_batch(self, texts: Sequence[str], start: int, out: NDArray[np.float32]) -> int:
+        """Sum texts from ``start`` into ``out``; the next start. When the word table starts
+        again (full), the rows found before in this batch are reused for new words: those
+        texts are then summed one by one, as ``sums`` does, and the batch ends there."""
+        generation = self._generation
+        at: list[int] = []
+        lengths: list[int] = []
+        which: list[int] = []
+        for i in range(start, len(texts)):
+            words = _edges(texts[i].split())
+            if not words:
+                continue
+            found = self._rows_of(words)
+            if self._generation != generation:
+                generation = self._generation
+                if which:
+                    for j in range(start, i + 1):
+                        out[j] = self.sums(texts[j])
+                    return i + 1
+            at.extend(found)
+            lengths.append(len(found))
+            which.append(i)
+            if len(at) >= GATHER_ROWS:
+                break
+        else:
+            i = len(texts) - 1
+        if 0 < len(which) <= FEW:
+            ends = np.cumsum(lengths).tolist()
+            for i, stop, n in zip(which, ends, lengths, strict=True):
+                rows = np.fromiter(at[stop - n : stop], np.intp, n)
+                out[i] = self._words.take(rows, axis=0).sum(0)
+        elif which:
+            # A sparse (texts × word rows) matrix of ones times the table sums in C without
+            # copying the rows out first (np.add.reduceat over gathered rows took 4x longer).
+            indptr = np.zeros(len(lengths) + 1, np.int64)
+            np.cumsum(lengths, out=indptr[1:])
+            ones = np.ones(len(at), np.float32)
+            cols = np.fromiter(at, np.int64, len(at))
+            picks = csr_matrix((ones, cols, indptr), shape=(len(which), len(self._words)))
+            out[which] = picks @ self._words
+        return i + 1
+
     def _rows_of(self, words: list[str]) -> list[int]:
         """The table rows whose sum is these words' token vectors, learning what is new."""
         rows, spelled = self._rows, self._spelled
@@ -138,19 +190,23 @@ class Embedder:
         if None not in found:
             return cast(list[int], found)
         missing = [w for w, r in zip(words, found, strict=True) if r is None]
-        new = [
-            u
-            for w in dict.fromkeys(missing)
-            if w not in spelled
-            for u in _pieces(w)
-            if u not in rows
-        ]
-        if len(rows) + len(new) > WORDS_KEPT:
+        new = list(
+            dict.fromkeys(
+                u
+                for w in dict.fromkeys(missing)
+                if w not in spelled
+                for u in _pieces(w)
+                if u not in rows
+            )
+        )
+        # One text never needs the whole table (2 * EDGE_WORDS words of MAX_PIECES at most).
+        if len(rows) + len(new) > WORDS_KEPT and rows:
             rows.clear()  # bounded: start again rather than grow
             spelled.clear()
+            self._generation += 1
             return self._rows_of(words)
         if new:
-            self._learn(list(dict.fromkeys(new)))
+            self._learn(new)
         if len(spelled) + len(missing) > WORDS_KEPT:
             spelled.clear()  # rebuilt from remembered pieces, without the tokenizer
         for w in missing:
@@ -163,26 +219,21 @@ class Embedder:
         ]
 
     def embed(self, text: str) -> NDArray[np.float32]:
-        return self._unit(self.sums(text)[: self.dim])
-
-    def embed_many(self, texts: list[str]) -> NDArray[np.float32]:
-        """Many texts, as ``embed`` reads each: for training."""
-        out = np.zeros((len(texts), self.dim), np.float32)
-        for i, text in enumerate(texts):
-            out[i] = self.embed(text)
+        out: NDArray[np.float32] = self.embed_many([text])[0]
         return out
 
-    def subject_many(self, texts: list[str]) -> NDArray[np.float32]:
+    def embed_many(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        """Unit vectors of many texts, as a reading embeds them: for training."""
+        return _units(self.sums_many(texts)[:, : self.dim])
+
+    def subject_many(self, texts: Sequence[str]) -> NDArray[np.float32]:
         """Many texts' rarity-weighted unit vectors (what ``Topics`` reads): for training."""
-        out = np.zeros((len(texts), self.dim), np.float32)
-        for i, text in enumerate(texts):
-            out[i] = self._unit(self.sums(text)[self.dim :])
-        return out
+        return _units(self.sums_many(texts)[:, self.dim :])
 
-    @staticmethod
-    def _unit(v: NDArray[np.float32]) -> NDArray[np.float32]:
-        n = float(np.sqrt(v @ v))
-        return v / n if n > 0 else v
+
+def _edges(words: list[str]) -> list[str]:
+    """A long text's first and last ``EDGE_WORDS``: instructions sit there."""
+    return words[:EDGE_WORDS] + words[-EDGE_WORDS:] if len(words) > 2 * EDGE_WORDS else words
 
 
 def _pieces(word: str) -> list[str]:
@@ -193,6 +244,21 @@ def _pieces(word: str) -> list[str]:
         return [word]
     head = [parts[0]] if parts[0] else [_INNER + "▁"]  # a leading digit keeps its space token
     return head + [_INNER + p for p in parts[1:] if p]
+
+
+def _unit(v: NDArray[np.float32]) -> NDArray[np.float32]:
+    n = float(np.sqrt(v @ v))
+    return v / n if n > 0 else v
+
+
+def _units(rows: NDArray[np.float32]) -> NDArray[np.float32]:
+    """Each row at unit length; a zero row stays zero."""
+    n = np.linalg.norm(rows, axis=1, keepdims=True)
+    out = (rows / np.where(n > 0, n, 1)).astype(np.float32, copy=False)
+    return out
+
+
+Key = tuple[str, str, int]  # earlier user turns, the last one, the phrase concepts' mask
 
 
 class Reading(NamedTuple):
@@ -217,9 +283,10 @@ class Meaning:
             raise ValueError(f"{path}: model dimension {self._w_text.shape[1]} != embedder's")
         self._embedder = embedder
         self._bits = tuple(lexicon.bits[c] for c in self.concepts)
-        self._thresholds = [min(max(float(t), 1e-6), 1 - 1e-6) for t in threshold]
+        self._thresholds = np.clip(np.array(threshold, np.float64), 1e-6, 1 - 1e-6)
+        self._threshold: list[float] = self._thresholds.tolist()
         self._topics = topics
-        self._by_text = Memo(self._read)
+        self._by_text: Memo[Key, Reading] = Memo(self._read)
         self._by_mask: Memo[int, NDArray[np.float64]] = Memo(self._concept_logits, size=4096)
 
     @staticmethod
@@ -237,7 +304,10 @@ class Meaning:
         out: NDArray[np.float64] = self._w_concept @ features + self._bias
         return out
 
-    def _read(self, key: tuple[str, str, int]) -> Reading:
+    def _read(self, key: Key) -> Reading:
+        """One reading (the gateway's request): scalar code, since NumPy's per-call overhead
+        on a batch of one costs more than the reading; ``_read_batch`` is the same math on
+        many, tested equal."""
         earlier, last, mask = key
         e, d = self._embedder, self._embedder.dim
         both_last = e.sums(last)
@@ -246,21 +316,68 @@ class Meaning:
         concept = self._by_mask(mask).tolist()
         # A harvest hidden in a chat sits in its latest ask: the last turn is read alone too,
         # so earlier small talk does not dilute it; each intent keeps the higher score.
-        logits = (self._w_text @ e._unit(s_all)).tolist()
+        logits = (self._w_text @ _unit(s_all)).tolist()
         if earlier:
-            logits = list(map(max, logits, (self._w_text @ e._unit(s_last)).tolist()))
+            logits = list(map(max, logits, (self._w_text @ _unit(s_last)).tolist()))
         out = {}
-        for name, z, c, t in zip(self.intents, logits, concept, self._thresholds, strict=True):
+        for name, z, c, t in zip(self.intents, logits, concept, self._threshold, strict=True):
             p = 1.0 / (1.0 + math.exp(-(z + c)))
             out[name] = round(0.5 * p / t if p < t else 0.5 + 0.5 * (p - t) / (1 - t), 4)
-        return Reading(out, self._topics.of(e._unit(subject)) if subject.any() else None)
+        return Reading(out, self._topics.of(_unit(subject)) if subject.any() else None)
+
+    def _read_batch(self, keys: Sequence[Key]) -> list[Reading]:
+        """Read many (earlier turns, last turn, concept mask) at once: one gather of word rows
+        and one matrix product for the batch."""
+        e, d, n = self._embedder, self._embedder.dim, len(keys)
+        chats = [i for i, (earlier, _, _) in enumerate(keys) if earlier]
+        sums = e.sums_many([k[1] for k in keys] + [keys[i][0] for i in chats])
+        last, both = sums[:n], sums[:n].copy()
+        both[chats] += sums[n:]
+        logits = _units(both[:, :d]) @ self._w_text.T
+        if chats:
+            alone = _units(last[chats, :d]) @ self._w_text.T
+            logits[chats] = np.maximum(logits[chats], alone)
+        z = logits.astype(np.float64) + np.stack([self._by_mask(k[2]) for k in keys])
+        p = 1.0 / (1.0 + np.exp(-z))
+        t = self._thresholds
+        scores = np.where(p < t, 0.5 * p / t, 0.5 + 0.5 * (p - t) / (1 - t)).round(4)
+        topics: list[int | None] = [None] * n
+        subject = both[:, d:]
+        about = np.flatnonzero(subject.any(axis=1))
+        if len(about):
+            found = self._topics.of_many(_units(subject[about]))
+            for i, topic in zip(about.tolist(), found, strict=True):
+                topics[i] = topic
+        return [
+            Reading(dict(zip(self.intents, row, strict=True)), topic)
+            for row, topic in zip(scores.tolist(), topics, strict=True)
+        ]
+
+    @staticmethod
+    def key(turns: Sequence[str], hits: object) -> Key:
+        """What a reading depends on: the earlier user turns, the last one, the concepts."""
+        earlier = "\n".join(turns[:-1]) if len(turns) > 1 else ""
+        return (earlier, turns[-1] if turns else "", getattr(hits, "mask", 0))
 
     def read(self, turns: Sequence[str], hits: object) -> Reading:
         """Scores and topic of a conversation's user turns (the last one is also read alone);
         ``hits`` from the lexicon. The same turns with the same concepts get the same answer:
         remembered (read only)."""
-        earlier = "\n".join(turns[:-1]) if len(turns) > 1 else ""
-        return self._by_text((earlier, turns[-1] if turns else "", getattr(hits, "mask", 0)))
+        return self._by_text(self.key(turns, hits))
+
+    def read_many(self, keys: Sequence[Key]) -> list[Reading]:
+        """``read`` for many ``key``s at once (ingest's chunks): those not remembered are
+        read as one batch."""
+        memo = self._by_text
+        out = [memo.get(k) for k in keys]
+        todo = list(dict.fromkeys(k for k, r in zip(keys, out, strict=True) if r is None))
+        if not todo:
+            return cast(list[Reading], out)
+        read = self._read_batch(todo) if len(todo) > FEW else list(map(self._read, todo))
+        found = dict(zip(todo, read, strict=True))
+        for k, r in found.items():
+            memo.put(k, r)
+        return [found[k] if r is None else r for k, r in zip(keys, out, strict=True)]
 
     def score(self, text: str, hits: object) -> dict[str, float]:
         """Each intent's score in [0, 1], 0.5 at its operating point, for one text."""

@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from distillguard.contract.body import RequestView
@@ -103,47 +103,72 @@ def client_text(view: RequestView) -> str:
 
 
 def score_request(view: RequestView) -> RequestSignals:
-    parts = client_parts(view)
-    hits = Lexicon.default().find_parts(parts)
-    fired = IntentRules.default().fire_all(hits)
-    scores = dict.fromkeys(INTENT_SIGNALS, 0.0)
-    for name, rule in fired.items():
-        scores[name] = rule.score
-    caps = capability_scores(view, hits)
-    sk = _skeleton(view.last_user_text)
-    tool_schema, tool_shape = tool_signatures(view.tools)
-    reading = _meaning(view, hits)
-    return RequestSignals(
-        scores=scores,
-        hits=hits,
-        fired=fired,
-        capability=top(caps),
-        capability_scores=caps,
-        template_head=sk.head,
-        template_tail=sk.tail,
-        bands=sk.bands,
-        tool_shape=tool_shape,
-        tool_schema=tool_schema,
-        system_hash=system_digest(view.system),
-        meaning=reading.scores,
-        topic=reading.topic,
-    )
+    """All signals of one request (the gateway's path: a batch of one)."""
+    return score_requests((view,))[0]
+
+
+def score_requests(views: Sequence[RequestView]) -> list[RequestSignals]:
+    """All signals of many requests (ingest's chunks), the same as ``score_request`` of each.
+
+    Each signal runs over the whole batch before the next (its tables stay in the CPU's
+    cache) and the texts not read recently are read by meaning as one batch.
+    """
+    lexicon, rules = Lexicon.default(), IntentRules.default()
+    hits = [lexicon.find_parts(client_parts(view)) for view in views]
+    readings = _meanings(views, hits)
+    out = []
+    for view, hit, reading in zip(views, hits, readings, strict=True):
+        fired = rules.fire_all(hit)
+        scores = dict.fromkeys(INTENT_SIGNALS, 0.0)
+        for name, rule in fired.items():
+            scores[name] = rule.score
+        caps = capability_scores(view, hit)
+        sk = _skeleton(view.last_user_text)
+        tool_schema, tool_shape = tool_signatures(view.tools)
+        out.append(
+            RequestSignals(
+                scores=scores,
+                hits=hit,
+                fired=fired,
+                capability=top(caps),
+                capability_scores=caps,
+                template_head=sk.head,
+                template_tail=sk.tail,
+                bands=sk.bands,
+                tool_shape=tool_shape,
+                tool_schema=tool_schema,
+                system_hash=system_digest(view.system),
+                meaning=reading.scores,
+                topic=reading.topic,
+            )
+        )
+    return out
 
 
 _NO_MEANING = Reading(dict.fromkeys(INTENT_SIGNALS, 0.0), None)
 
 
-def _meaning(view: RequestView, hits: Hits) -> Reading:
+def _meanings(views: Sequence[RequestView], hits: Sequence[Hits]) -> list[Reading]:
     """Meaning reads what the user asks: the user turns, not the app's constant system prompt
     (a shared system prompt is a coordination link instead, and an agent's long one would
     otherwise colour every request of its thousands of users)."""
+    keys = {
+        i: Meaning.key(turns, hit)
+        for i, (turns, hit) in enumerate(zip(map(_user_turns, views), hits, strict=True))
+        if turns
+    }
+    found = dict(zip(keys, Meaning.default().read_many(list(keys.values())), strict=True))
+    return [found.get(i, _NO_MEANING) for i in range(len(views))]
+
+
+def _user_turns(view: RequestView) -> list[str]:
+    """The user's turns, latest first kept within the bounds (the harvest sits in the last
+    ask), in their order."""
     users, room = [], _TOTAL_CHARS
-    for t in reversed(view.turns):  # the latest turns first: the harvest sits in the last ask
+    for t in reversed(view.turns):
         if room <= 0:
             break
         if t.role == "user" and t.text:
             users.append(t.text[: min(_TURN_CHARS, room)])
             room -= len(users[-1]) + 1
-    if not users:
-        return _NO_MEANING
-    return Meaning.default().read(users[::-1], hits)
+    return users[::-1]

@@ -28,6 +28,7 @@ import re
 from collections import Counter
 from functools import cache
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -81,6 +82,12 @@ class Topics:
         y = vector - self._mean
         y -= float(y @ self._common[:, 0]) * self._common[:, 0]
         return int(np.argmax(self._centroids @ y))
+
+    def of_many(self, vectors: NDArray[np.float32]) -> list[int]:
+        """The topics of many unit subject vectors (rows), as ``of`` reads each."""
+        y = vectors - self._mean
+        y -= (y @ self._common) @ self._common.T
+        return cast(list[int], np.argmax(y @ self._centroids.T, axis=1).tolist())
 
 
 def _prepare(
