@@ -101,6 +101,38 @@ def test_gzip_plain_parquet_and_directories_are_all_read(
     assert store.count("events") == 30
 
 
+def test_a_hive_partitioned_lake_is_read_with_the_fields_its_directories_hold(
+    tmp_path: Path, run_ingest: RunIngest, store: Store
+) -> None:
+    # As a data team keeps logs: Parquet partitioned by day and model, which drops the model
+    # column from the files; the job's markers and an unfinished task's output beside them.
+    events = [example_event(i) for i in range(24)]
+    for i, e in enumerate(events):
+        e["model"] = ("atlas-2", "atlas 3/mini")[i % 2]  # a value the directory name escapes
+        e["date"] = e["ts"][:10]
+    lake = tmp_path / "lake"
+    pq.write_to_dataset(
+        pa.Table.from_pylist(parquet_rows(events)), lake, partition_cols=["date", "model"]
+    )
+    parts = sorted(lake.rglob("*.parquet"))
+    assert parts
+    assert all("model=" in str(p) for p in parts)
+    assert "model" not in pq.read_schema(parts[0]).names
+    (lake / "_SUCCESS").write_bytes(b"")
+    (lake / "_temporary" / "0").mkdir(parents=True)
+    pq.write_table(
+        pa.Table.from_pylist(parquet_rows([example_event(99)])),
+        lake / "_temporary" / "0" / "part-00009.parquet",
+    )
+    report = run_ingest(lake)
+    assert report.clean
+    assert report.skipped == []
+    assert report.stored == 24
+    assert report.files == len(parts)
+    got = dict(store.query("SELECT request_id, model FROM events"))
+    assert got == {e["request_id"]: e["model"] for e in events}
+
+
 def test_parquet_with_flat_dotted_columns_and_nulls(
     tmp_path: Path, run_ingest: RunIngest, store: Store
 ) -> None:

@@ -192,7 +192,18 @@ def test_a_batch_that_fills_the_word_table_sums_every_text_right(
     # must not gather rows that were overwritten meanwhile.
     monkeypatch.setattr(meaning, "WORDS_KEPT", 16)
     small = Embedder(subject_weights())
-    vocabulary = "invoice ledger harbour violin glacier pepper saddle quartz meadow lantern".split()
+    vocabulary = [
+        "invoice",
+        "ledger",
+        "harbour",
+        "violin",
+        "glacier",
+        "pepper",
+        "saddle",
+        "quartz",
+        "meadow",
+        "lantern",
+    ]
     texts = [
         f"{vocabulary[i % 10]} {vocabulary[(i * 3) % 10]} no. {i * 7919} paid {i}x{i + 3}"
         for i in range(40)

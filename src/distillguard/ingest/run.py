@@ -21,7 +21,7 @@ import pyarrow as pa
 from distillguard.contract.errors import Reason, RecordError
 from distillguard.ingest.quarantine import Quarantine
 from distillguard.ingest.rows import AccountRows, EventRows, read_requests, rows_to_arrow
-from distillguard.ingest.sources import DEFAULT_CHUNK, Chunk, read, scan
+from distillguard.ingest.sources import DEFAULT_CHUNK, Chunk, partition_values, read, scan
 from distillguard.ingest.validate import DEFAULT_MAX_RECORD_BYTES, Validator
 from distillguard.store.database import Retention, Store
 
@@ -72,7 +72,12 @@ class _Parsed:
 
 def parse_events(chunk: Chunk, keep_text: bool, max_record_bytes: int, now: datetime) -> _Parsed:
     """Validate and normalise one chunk of event records (runs in a worker process)."""
-    validator = Validator(chunk.file, max_record_bytes=max_record_bytes, now=now)
+    validator = Validator(
+        chunk.file,
+        max_record_bytes=max_record_bytes,
+        now=now,
+        partition=partition_values(Path(chunk.file)),
+    )
     rows = EventRows(keep_text)
     rejected: Rejected = [(error, None) for error in chunk.errors]
     valid = []

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Protocol
+from urllib.parse import unquote
 
 import msgspec
 import pyarrow as pa
@@ -27,6 +28,10 @@ DEFAULT_CHUNK = 5_000
 _GZIP_MAGIC = b"\x1f\x8b"
 _PARQUET_MAGIC = b"PAR1"
 _BOM = b"\xef\xbb\xbf"  # UTF-8 byte order mark
+# Dotfiles, and Spark's and Hadoop's markers (_SUCCESS, _committed_*): not logs, not worth listing.
+_HIDDEN = (".", "_")
+PARTITION_FIELDS = ("account_id", "api_key_id", "org_id", "endpoint", "model")
+_HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
 _UNCONVERTIBLE = (OverflowError, ValueError, pa.ArrowException)  # Arrow value → Python value
 
 
@@ -66,8 +71,9 @@ def scan(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
     """The log files named by ``paths``, and the files in its directories left unread.
 
     In a directory a file is read when its name ends in a log suffix, in any case,
-    and is not a dotfile. The others are returned so they can be reported, except
-    dotfiles and files in hidden directories such as ``.git`` (noise, not logs).
+    and is not hidden. The others are returned so they can be reported. Hidden, as Spark and
+    Hadoop read a directory: a name starting with ``.`` or ``_`` at any depth (``.git/``,
+    ``_SUCCESS``, a job's unfinished ``_temporary/``), neither read nor listed.
     """
     files: list[Path] = []
     skipped: list[Path] = []
@@ -75,11 +81,12 @@ def scan(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
         if path.is_dir():
             found: list[Path] = []
             for p in sorted(path.rglob("*")):
-                if not p.is_file() or p.name.startswith("."):
+                hidden = any(part.startswith(_HIDDEN) for part in p.relative_to(path).parts)
+                if hidden or not p.is_file():
                     continue
                 if p.name.lower().endswith(LOG_SUFFIXES):
                     found.append(p)
-                elif not any(part.startswith(".") for part in p.relative_to(path).parts):
+                else:
                     skipped.append(p)
             if not found:
                 raise SourceError(
@@ -91,6 +98,23 @@ def scan(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
         else:
             raise SourceError(f"{path}: no such file or directory")
     return files, skipped
+
+
+def partition_values(path: Path) -> dict[str, str]:
+    """Contract fields named by Hive-style directories (``model=atlas-3/``) above a file.
+
+    A lake partitioned by a field drops it from the files; ingest puts it back where a record
+    lacks it. Other partition keys (``date=``, ``hour=``) are the lake's, not the contract's.
+
+    >>> partition_values(Path("lake/date=2026-03-02/model=atlas%2D3/part-0.parquet"))
+    {'model': 'atlas-3'}
+    """
+    out = {}
+    for part in path.parts[:-1]:
+        key, sep, value = part.partition("=")
+        if sep and key in PARTITION_FIELDS and value and value != _HIVE_NULL:
+            out[key] = unquote(value)
+    return out
 
 
 def read(path: Path, *, max_record_bytes: int, chunk_size: int = DEFAULT_CHUNK) -> Iterator[Chunk]:

@@ -86,8 +86,10 @@ class Validator:
         max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
         max_future: timedelta = DEFAULT_MAX_FUTURE,
         now: datetime | None = None,
+        partition: dict[str, str] | None = None,
     ) -> None:
         self.file = file
+        self.partition = partition or {}  # fields a partitioned lake dropped: sources.py
         self.max_record_bytes = max_record_bytes
         self.latest = (now or datetime.now(UTC)) + max_future
         self._decoder = msgspec.json.Decoder()
@@ -124,6 +126,9 @@ class Validator:
         obj = self.decode(line, record) if isinstance(record, bytes) else record
         if isinstance(obj, RecordError):
             return obj
+        for key, value in self.partition.items():
+            if obj.get(key) is None:
+                obj[key] = value
         event = self._convert(line, obj, Event)
         if isinstance(event, RecordError):
             return event
