@@ -71,7 +71,7 @@ bench: setup
 schemas: setup
 	$(UV) run distillguard schema --out schemas
 
-# Retrain the models by meaning and the topics on corpus/, rewrite the cross-source matrix (two
+# Retrain the models by meaning and the topics on corpus/, rewrite the cross-source matrix (four
 # minutes).
 meaning: setup
 	$(UV) run python -m distillguard.signals.meaning_train corpus/intent \

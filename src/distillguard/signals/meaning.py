@@ -1,12 +1,13 @@
-"""Intent by meaning: static word embeddings and a small trained model per intent.
+"""Intent by meaning: static word embeddings and a small trained network.
 
 Phrase rules (``intent.py``) explain themselves but only know the wording their authors
 foresaw. This signal reads what a request means: the user's text is embedded as the mean of
 static token vectors (WordLlama's ``l2_supercat``, 256 dimensions, from the ``wordllama``
 wheel: nothing is downloaded; a long text's first and last 160 words), the phrase concepts
-found in it are added as features, and one logistic model per intent scores it. The models are
-data (``rules/meaning.npz``), trained by ``meaning_train.py`` on a corpus from several
-independent sources (``corpus/``), with the cross-source matrix in ``docs/meaning-matrix.md``.
+found in it are added as features, and a small network (one hidden layer) scores every
+intent. The weights are data (``rules/meaning.npz``), trained by ``meaning_train.py`` on a
+corpus from several independent sources (``corpus/``), with the cross-source matrix in
+``docs/meaning-matrix.md``.
 
 Scores are rescaled so that 0.5 is each intent's operating point (1% of the training
 negatives above it, out of fold): ``>= 0.5`` reads as "fired", as for the phrase rules. A
@@ -269,25 +270,28 @@ class Reading(NamedTuple):
 
 
 class Meaning:
-    """Per-intent logistic models over [embedding, phrase concepts] (``rules/meaning.npz``)."""
+    """One small network over [embedding, phrase concepts], an output per intent
+    (``rules/meaning.npz``): ``relu(w1 · x + b1)``, then ``w2 · h + b2`` as each intent's logit."""
 
     def __init__(self, path: Path, embedder: Embedder, lexicon: Lexicon, topics: Topics) -> None:
         with np.load(path, allow_pickle=False) as data:
             self.intents = tuple(str(x) for x in data["intents"])
             self.concepts = tuple(str(x) for x in data["concepts"])
-            self._w_text = data["w_text"].astype(np.float32)  # (intents, dim)
-            self._w_concept = data["w_concept"].astype(np.float64)  # (intents, concepts)
-            self._bias = data["bias"].astype(np.float64)
-            threshold = data["threshold"].tolist()  # each model's probability at score 0.5
-        if self._w_text.shape[1] != embedder.dim:
-            raise ValueError(f"{path}: model dimension {self._w_text.shape[1]} != embedder's")
+            self._w1 = data["w1_text"].astype(np.float32)  # (hidden, dim)
+            self._w1_concept = data["w1_concept"].astype(np.float32)  # (concepts, hidden)
+            self._b1 = data["b1"].astype(np.float32)
+            self._w2 = data["w2"].astype(np.float32)  # (intents, hidden)
+            self._b2 = data["b2"].astype(np.float32)
+            threshold = data["threshold"].tolist()  # each intent's probability at score 0.5
+        if self._w1.shape[1] != embedder.dim:
+            raise ValueError(f"{path}: model dimension {self._w1.shape[1]} != embedder's")
         self._embedder = embedder
         self._bits = tuple(lexicon.bits[c] for c in self.concepts)
         self._thresholds = np.clip(np.array(threshold, np.float64), 1e-6, 1 - 1e-6)
         self._threshold: list[float] = self._thresholds.tolist()
         self._topics = topics
         self._by_text: Memo[Key, Reading] = Memo(self._read)
-        self._by_mask: Memo[int, NDArray[np.float64]] = Memo(self._concept_logits, size=4096)
+        self._by_mask: Memo[int, NDArray[np.float32]] = Memo(self._concept_input, size=4096)
 
     @staticmethod
     @cache
@@ -299,9 +303,14 @@ class Meaning:
     def concept_features(self, mask: int) -> NDArray[np.float32]:
         return np.array([bool(mask & b) for b in self._bits], np.float32)
 
-    def _concept_logits(self, mask: int) -> NDArray[np.float64]:
-        features = self.concept_features(mask).astype(np.float64)
-        out: NDArray[np.float64] = self._w_concept @ features + self._bias
+    def _concept_input(self, mask: int) -> NDArray[np.float32]:
+        """What the phrase concepts add to the hidden layer (with its bias): per mask, once."""
+        out: NDArray[np.float32] = self.concept_features(mask) @ self._w1_concept + self._b1
+        return out
+
+    def _logits(self, unit: NDArray[np.float32], concept: NDArray[np.float32]) -> list[float]:
+        hidden = np.maximum(self._w1 @ unit + concept, 0)
+        out: list[float] = (self._w2 @ hidden + self._b2).tolist()
         return out
 
     def _read(self, key: Key) -> Reading:
@@ -313,15 +322,15 @@ class Meaning:
         both_last = e.sums(last)
         both = both_last + e.sums(earlier) if earlier else both_last
         s_last, s_all, subject = both_last[:d], both[:d], both[d:]
-        concept = self._by_mask(mask).tolist()
+        concept = self._by_mask(mask)
         # A harvest hidden in a chat sits in its latest ask: the last turn is read alone too,
         # so earlier small talk does not dilute it; each intent keeps the higher score.
-        logits = (self._w_text @ _unit(s_all)).tolist()
+        logits = self._logits(_unit(s_all), concept)
         if earlier:
-            logits = list(map(max, logits, (self._w_text @ _unit(s_last)).tolist()))
+            logits = list(map(max, logits, self._logits(_unit(s_last), concept)))
         out = {}
-        for name, z, c, t in zip(self.intents, logits, concept, self._threshold, strict=True):
-            p = 1.0 / (1.0 + math.exp(-(z + c)))
+        for name, z, t in zip(self.intents, logits, self._threshold, strict=True):
+            p = 1.0 / (1.0 + math.exp(-z))
             out[name] = round(0.5 * p / t if p < t else 0.5 + 0.5 * (p - t) / (1 - t), 4)
         return Reading(out, self._topics.of(_unit(subject)) if subject.any() else None)
 
@@ -333,11 +342,12 @@ class Meaning:
         sums = e.sums_many([k[1] for k in keys] + [keys[i][0] for i in chats])
         last, both = sums[:n], sums[:n].copy()
         both[chats] += sums[n:]
-        logits = _units(both[:, :d]) @ self._w_text.T
+        concept = np.stack([self._by_mask(k[2]) for k in keys])
+        logits = self._logits_many(_units(both[:, :d]), concept)
         if chats:
-            alone = _units(last[chats, :d]) @ self._w_text.T
+            alone = self._logits_many(_units(last[chats, :d]), concept[chats])
             logits[chats] = np.maximum(logits[chats], alone)
-        z = logits.astype(np.float64) + np.stack([self._by_mask(k[2]) for k in keys])
+        z = logits.astype(np.float64)
         p = 1.0 / (1.0 + np.exp(-z))
         t = self._thresholds
         scores = np.where(p < t, 0.5 * p / t, 0.5 + 0.5 * (p - t) / (1 - t)).round(4)
@@ -352,6 +362,13 @@ class Meaning:
             Reading(dict(zip(self.intents, row, strict=True)), topic)
             for row, topic in zip(scores.tolist(), topics, strict=True)
         ]
+
+    def _logits_many(
+        self, units: NDArray[np.float32], concept: NDArray[np.float32]
+    ) -> NDArray[np.float32]:
+        hidden = np.maximum(units @ self._w1.T + concept, 0)
+        out: NDArray[np.float32] = hidden @ self._w2.T + self._b2
+        return out
 
     @staticmethod
     def key(turns: Sequence[str], hits: object) -> Key:
