@@ -32,7 +32,9 @@ def ingest_command(
     events: Annotated[
         list[Path],
         typer.Argument(
-            help="Event log files or directories: JSON Lines (.jsonl, .jsonl.gz) or Parquet.",
+            help="Event log files or directories: JSON Lines (.jsonl, .jsonl.gz) or Parquet;"
+            " a Hive-partitioned lake (model=.../part-0.parquet) gives back the fields its"
+            " directories name.",
             show_default=False,
         ),
     ],
@@ -80,6 +82,8 @@ def ingest_command(
       distillguard ingest logs/2026-03-*.jsonl.gz --accounts accounts.jsonl
 
       distillguard ingest export.parquet --store /data/dg.duckdb --retention derived
+
+      distillguard ingest lake/events/   # Hive-partitioned Parquet, as Spark writes
     """
     try:
         db = Store.open(store, retention=retention)
