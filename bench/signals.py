@@ -39,7 +39,6 @@ from distillguard.simulate.run import simulate
 from distillguard.simulate.scenario import load_scenario
 
 OUT = Path(__file__).parent / "out" / "signals"
-CHUNK = DEFAULT_CHUNK  # as ingest reads a file
 
 
 def requests(scenario: str, n: int) -> list[tuple[dict[str, Any], str]]:
@@ -106,11 +105,12 @@ def main() -> None:
     signals: Callable[[RequestView], object] = score_request
     if args.cold:
         signals = _cold
-    chunks = [views[i : i + CHUNK] for i in range(0, len(views), CHUNK)]
+    step = DEFAULT_CHUNK  # as ingest reads a file
+    chunks = [views[i : i + step] for i in range(0, len(views), step)]
     batched = per_second(score_requests, chunks) * len(views) / max(1, len(chunks))
     parts: dict[str, float] = {
         "signals (score_request)": per_second(signals, views),
-        f"signals, chunks of {CHUNK:,} (ingest)": batched,
+        f"signals, chunks of {step:,} (ingest)": batched,
         "request view (not a signal)": per_second(lambda b: view_request(*b), bodies),
         "client text": per_second(client_text, views),
         "phrases (lexicon)": per_second(lexicon.find, texts),

@@ -46,7 +46,7 @@ MODEL_FILE = "meaning.npz"
 _DIGIT = re.compile(r"(\d)")
 MAX_PIECES = 64
 FEW = 4  # fewer texts are read one by one (the gateway's request): batch set-up costs more
-GATHER_ROWS = 8192  # word rows gathered at once by a batch (16 MB): memory stays flat
+GATHER_ROWS = 8192  # word rows per sparse product: a batch's index lists stay small
 _INNER = "\x1f"  # marks a piece inside a word (no leading space); str.split() never keeps it
 
 
@@ -135,7 +135,7 @@ class Embedder:
         return out
 
     def sums_many(self, texts: Sequence[str]) -> NDArray[np.float32]:
-        """``sums`` of many texts (rows): one gather and one segmented sum per batch."""
+        """``sums`` of many texts (rows): one sparse product with the word table per batch."""
         out = np.zeros((len(texts), 2 * self.dim), np.float32)
         start = 0
         while start < len(texts):
@@ -168,12 +168,7 @@ class Embedder:
                 break
         else:
             i = len(texts) - 1
-        if 0 < len(which) <= FEW:
-            ends = np.cumsum(lengths).tolist()
-            for i, stop, n in zip(which, ends, lengths, strict=True):
-                rows = np.fromiter(at[stop - n : stop], np.intp, n)
-                out[i] = self._words.take(rows, axis=0).sum(0)
-        elif which:
+        if which:
             # A sparse (texts × word rows) matrix of ones times the table sums in C without
             # copying the rows out first (np.add.reduceat over gathered rows took 4x longer).
             indptr = np.zeros(len(lengths) + 1, np.int64)
@@ -218,10 +213,6 @@ class Embedder:
             for w, f in zip(words, found, strict=True)
             for r in ((f,) if f is not None else spelled.get(w) or (rows[w],))
         ]
-
-    def embed(self, text: str) -> NDArray[np.float32]:
-        out: NDArray[np.float32] = self.embed_many([text])[0]
-        return out
 
     def embed_many(self, texts: Sequence[str]) -> NDArray[np.float32]:
         """Unit vectors of many texts, as a reading embeds them: for training."""
@@ -288,7 +279,7 @@ class Meaning:
         self._embedder = embedder
         self._bits = tuple(lexicon.bits[c] for c in self.concepts)
         self._thresholds = np.clip(np.array(threshold, np.float64), 1e-6, 1 - 1e-6)
-        self._threshold: list[float] = self._thresholds.tolist()
+        self._threshold_list: list[float] = self._thresholds.tolist()  # for the scalar path
         self._topics = topics
         self._by_text: Memo[Key, Reading] = Memo(self._read)
         self._by_mask: Memo[int, NDArray[np.float32]] = Memo(self._concept_input, size=4096)
@@ -329,7 +320,7 @@ class Meaning:
         if earlier:
             logits = list(map(max, logits, self._logits(_unit(s_last), concept)))
         out = {}
-        for name, z, t in zip(self.intents, logits, self._threshold, strict=True):
+        for name, z, t in zip(self.intents, logits, self._threshold_list, strict=True):
             p = 1.0 / (1.0 + math.exp(-z))
             out[name] = round(0.5 * p / t if p < t else 0.5 + 0.5 * (p - t) / (1 - t), 4)
         return Reading(out, self._topics.of(_unit(subject)) if subject.any() else None)

@@ -110,8 +110,8 @@ def score_request(view: RequestView) -> RequestSignals:
 def score_requests(views: Sequence[RequestView]) -> list[RequestSignals]:
     """All signals of many requests (ingest's chunks), the same as ``score_request`` of each.
 
-    Each signal runs over the whole batch before the next (its tables stay in the CPU's
-    cache) and the texts not read recently are read by meaning as one batch.
+    The phrases are found for the whole batch first, then the texts meaning has not read
+    recently are read as one batch (``Meaning.read_many``); the rest is per request.
     """
     lexicon, rules = Lexicon.default(), IntentRules.default()
     hits = [lexicon.find_parts(client_parts(view)) for view in views]

@@ -85,9 +85,7 @@ class Topics:
 
     def of_many(self, vectors: NDArray[np.float32]) -> list[int]:
         """The topics of many unit subject vectors (rows), as ``of`` reads each."""
-        y = vectors - self._mean
-        y -= (y @ self._common) @ self._common.T
-        return cast(list[int], np.argmax(y @ self._centroids.T, axis=1).tolist())
+        return cast(list[int], np.argmax(self.prepare(vectors) @ self._centroids.T, 1).tolist())
 
 
 def _prepare(
