@@ -1,7 +1,8 @@
 """From risky clusters to campaigns an analyst can check: who, what, when, how linked, proof.
 
-Every list here comes from SQL over the scan's temp tables (``ev``, ``fp``, ``links``,
-``members``, ``cl``, ``risk``); Python only shapes the JSON, one campaign at a time.
+Every list here comes from SQL over the scan's temp tables (``fp``, ``links``, ``members``,
+``cl``, ``risk``, and the evidence stage's ``ev_hours`` and ``ev_top``: evidence.py); Python only
+shapes the JSON, one campaign at a time.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import Any
 
 import duckdb
 
+from distillguard.campaigns.evidence import TOP_PER_ACCOUNT
 from distillguard.intel.match import LINKING
 from distillguard.signals.request import INTENT_SIGNALS
 from distillguard.verdicts.config import Config
@@ -45,8 +47,8 @@ TACTICS = {
 }
 
 
-def assemble_campaigns(con: duckdb.DuckDBPyConnection, cfg: Config) -> list[dict[str, Any]]:
-    """Create temp table ``campaign_of(account_id, campaign_id)`` and return the campaigns."""
+def campaign_members(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
+    """Create temp table ``campaign_of(account_id, campaign_id)``: who is in which campaign."""
     watch = cfg.thresholds.watch
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE campaign_of AS
@@ -54,6 +56,11 @@ def assemble_campaigns(con: duckdb.DuckDBPyConnection, cfg: Config) -> list[dict
         FROM risk r JOIN cl USING (cluster_id)
         WHERE cl.cluster_risk >= {watch} AND r.risk >= {watch}
     """)
+
+
+def assemble_campaigns(con: duckdb.DuckDBPyConnection, cfg: Config) -> list[dict[str, Any]]:
+    """The campaigns, from ``campaign_of`` and the evidence stage's tables (evidence.py)."""
+    watch = cfg.thresholds.watch
     rows = con.execute(f"""
         SELECT 'K' || substr(cluster_id, 2), cluster_id, cluster_risk,
                {", ".join(TACTICS)}, accounts, payment_methods
@@ -87,15 +94,16 @@ def _campaign(
     factors: dict[str, float],
     accounts: list[str],
 ) -> dict[str, Any]:
-    q = "FROM ev WHERE account_id IN (SELECT account_id FROM campaign_of WHERE campaign_id = ?)"
+    members = "account_id IN (SELECT account_id FROM campaign_of WHERE campaign_id = ?)"
+    q = f"FROM ev_hours WHERE {members}"
     (requests, first, last) = con.execute(
-        f"SELECT count(*), min(ts), max(ts) {q}", [campaign_id]
+        f"SELECT coalesce(sum(n), 0)::BIGINT, min(first_ts), max(last_ts) {q}", [campaign_id]
     ).fetchall()[0]
     caps = con.execute(
-        f"SELECT capability, count(*) {q} GROUP BY 1 ORDER BY 2 DESC", [campaign_id]
+        f"SELECT capability, sum(n) {q} GROUP BY 1 ORDER BY 2 DESC, 1", [campaign_id]
     ).fetchall()
     models = con.execute(
-        f"SELECT model, count(*) {q} GROUP BY 1 ORDER BY 2 DESC", [campaign_id]
+        f"SELECT model, sum(n) {q} GROUP BY 1 ORDER BY 2 DESC, 1", [campaign_id]
     ).fetchall()
     indicators: dict[str, list[dict[str, Any]]] = {}
     for kind, value, shared, degree in con.execute(
@@ -121,9 +129,10 @@ def _campaign(
     ).fetchall()
     evidence = con.execute(
         f"""
-        SELECT request_id, account_id, ts, capability, model,
-               greatest({", ".join(INTENT_SIGNALS)}) AS top_signal, {", ".join(INTENT_SIGNALS)}
-        {q} ORDER BY top_signal DESC, ts LIMIT 10
+        SELECT request_id, account_id, ts, capability, model, top_signal,
+               {", ".join(INTENT_SIGNALS)}
+        FROM ev_top WHERE {members}
+        ORDER BY top_signal DESC NULLS LAST, ts, request_id LIMIT {TOP_PER_ACCOUNT}
     """,
         [campaign_id],
     ).fetchall()

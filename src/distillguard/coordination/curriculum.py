@@ -27,6 +27,7 @@ import duckdb
 import pyarrow as pa
 
 from distillguard.signals.topic import Topics
+from distillguard.store.sql import Stage, Table
 
 FOCUS_SHARE = 0.25
 FOCUS_MIN = 3
@@ -37,11 +38,17 @@ MIN_ACCOUNTS = 3  # a subject that bursts on fewer accounts than a cluster holds
 
 def build_curriculum(con: duckdb.DuckDBPyConnection) -> None:
     """Create temp table ``curriculum(account_id, kind, value)`` from ``ev`` (its ``topic``)."""
+    curriculum_stage().run(con)
+
+
+def curriculum_stage() -> Stage:
+    """The stage that builds ``curriculum``, with each topic's words as its input."""
     words = Topics.default().words
     topic_words = pa.table({"topic": pa.array(range(len(words)), pa.int16()), "words": words})
-    con.register("topic_words", topic_words)
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE curriculum AS
+    return Stage((Table("curriculum", _SQL),), {"topic_words": topic_words})
+
+
+_SQL = f"""
         WITH ad AS (
             SELECT account_id, date_trunc('day', ts) AS d, topic, count(*) AS n FROM ev
             WHERE topic IS NOT NULL GROUP BY ALL
@@ -76,5 +83,4 @@ def build_curriculum(con: duckdb.DuckDBPyConnection) -> None:
             SELECT account_id FROM hit GROUP BY account_id
             HAVING count(DISTINCT d) >= {MIN_DAYS}
         )
-    """)
-    con.unregister("topic_words")
+"""

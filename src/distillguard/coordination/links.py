@@ -14,8 +14,10 @@ a card shared by five is not.
 from __future__ import annotations
 
 import duckdb
+import pyarrow as pa
 
-from distillguard.coordination.curriculum import build_curriculum
+from distillguard.coordination.curriculum import curriculum_stage
+from distillguard.store.sql import Stage, Table
 
 # Prior strength of each kind of shared indicator.
 LINK_WEIGHTS: dict[str, float] = {
@@ -43,20 +45,27 @@ SYNC_MINUTES = 3
 
 def build_links(con: duckdb.DuckDBPyConnection, weights: dict[str, float] | None = None) -> None:
     """Create temp table ``links(account_id, kind, value, degree, weight)`` from ``ev``."""
+    partners = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'partner_fp' AND temporary"
+    ).fetchall()[0][0]
+    link_stage(weights, partners=bool(partners)).run(con)
+
+
+def link_stage(weights: dict[str, float] | None = None, *, partners: bool = False) -> Stage:
+    """The stage that builds ``curriculum``, ``raw_links`` and ``links``.
+
+    ``partners``: link through ``partner_fp`` (the partners stage, intel/match.py) too.
+    """
     w = weights or LINK_WEIGHTS
-    build_curriculum(con)
-    kinds = ", ".join(f"('{k}', {v})" for k, v in w.items())
+    kinds = pa.table({"kind": list(w), "w": [float(v) for v in w.values()]})
     # Accounts that match one partner campaign are linked through it, whatever values they hit.
     partner = ""
-    if con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'partner_fp' AND temporary"
-    ).fetchall()[0][0]:
+    if partners:
         partner = """
         UNION ALL
         SELECT account_id, 'partner', unnest(partner_links) FROM partner_fp
         WHERE partner_links IS NOT NULL AND account_id IN (SELECT account_id FROM use)"""
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE raw_links AS
+    raw = f"""
         WITH use AS (SELECT account_id, count(*) AS n FROM ev GROUP BY account_id),
         minute AS (
             SELECT DISTINCT account_id, template_head AS h, date_trunc('minute', ts) AS m FROM ev
@@ -120,15 +129,19 @@ def build_links(con: duckdb.DuckDBPyConnection, weights: dict[str, float] | None
         UNION ALL
         SELECT * FROM curriculum
         {partner}
-    """)
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE links AS
+    """
+    links = """
         WITH deg AS (
             SELECT kind, value, count(DISTINCT account_id) AS degree FROM raw_links GROUP BY ALL
         )
         SELECT DISTINCT l.account_id, l.kind, l.value, d.degree,
                k.w / ln(2.718281828 + d.degree) AS weight
         FROM raw_links l JOIN deg d USING (kind, value)
-        JOIN (VALUES {kinds}) k(kind, w) ON k.kind = l.kind
+        JOIN link_kinds k ON k.kind = l.kind
         WHERE d.degree >= 2
-    """)
+    """
+    curriculum = curriculum_stage()
+    return Stage(
+        (*curriculum.tables, Table("raw_links", raw), Table("links", links)),
+        {**curriculum.inputs, "link_kinds": kinds},
+    )

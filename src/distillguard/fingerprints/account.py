@@ -9,6 +9,8 @@ from __future__ import annotations
 import duckdb
 
 from distillguard.signals.request import INTENT_SIGNALS as INTENTS
+from distillguard.signals.template import BANDS
+from distillguard.store.sql import Stage, Table
 
 FEATURES: dict[str, str] = {
     "requests": "requests in the window",
@@ -44,6 +46,11 @@ FEATURES: dict[str, str] = {
 
 def build_fingerprints(con: duckdb.DuckDBPyConnection) -> None:
     """Create the temp table ``fp`` from the view ``ev`` (events in the window) and accounts."""
+    fingerprint_stage().run(con)
+
+
+def fingerprint_stage() -> Stage:
+    """The stage that builds ``fp``: one SELECT over ``ev`` and ``accounts``."""
     rates = ",\n".join(f"avg(({s} >= 0.5)::INT) AS {s}_rate" for s in INTENTS)
     elicit = " OR ".join(f"{s} >= 0.5" for s in INTENTS if s != "rubric_grading")
     # Format harvest by meaning also reads apps' "output JSON" requests: its column is kept,
@@ -51,8 +58,17 @@ def build_fingerprints(con: duckdb.DuckDBPyConnection) -> None:
     meaning = " OR ".join(
         f"meaning_{s} >= 0.5" for s in INTENTS if s not in ("rubric_grading", "format_harvest")
     )
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE fp AS
+    # One row per (request, band): a band value seen twice in an account is a near-duplicate.
+    bands = "\n                UNION ALL ".join(
+        f"SELECT account_id, request_id, {b} AS band, lsh_{b} AS value FROM ev "
+        f"WHERE lsh_{b} IS NOT NULL"
+        for b in range(BANDS)
+    )
+    return Stage(
+        (
+            Table(
+                "fp",
+                f"""
         WITH fresh AS (
             -- Models first seen a day or more into the window: releases, not old models.
             SELECT model, min(ts) AS released FROM ev GROUP BY model
@@ -101,9 +117,7 @@ def build_fingerprints(con: duckdb.DuckDBPyConnection) -> None:
             SELECT account_id, count(DISTINCT request_id) AS dup FROM (
                 SELECT account_id, request_id,
                        count(*) OVER (PARTITION BY account_id, band, value) AS c
-                FROM (UNPIVOT (SELECT account_id, request_id, lsh_0, lsh_1, lsh_2, lsh_3 FROM ev
-                               WHERE lsh_0 IS NOT NULL)
-                      ON lsh_0, lsh_1, lsh_2, lsh_3 INTO NAME band VALUE value))
+                FROM ({bands}))
             WHERE c > 1 GROUP BY account_id
         ),
         switches AS (  -- request_id breaks ties in time, so the rate does not vary by run
@@ -144,4 +158,7 @@ def build_fingerprints(con: duckdb.DuckDBPyConnection) -> None:
         LEFT JOIN switches sw USING (account_id)
         LEFT JOIN launch l USING (account_id)
         LEFT JOIN accounts a USING (account_id)
-    """)
+    """,
+            ),
+        )
+    )

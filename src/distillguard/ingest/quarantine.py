@@ -27,7 +27,15 @@ class Quarantine:
         self._file: IO[bytes] | None = None
         self._encoder = msgspec.json.Encoder()
 
-    def add(self, error: RecordError, record: bytes | dict[str, Any] | None = None) -> None:
+    def add(
+        self,
+        error: RecordError,
+        record: bytes | dict[str, Any] | None = None,
+        *,
+        record_bytes: int | None = None,
+    ) -> None:
+        """One refused record; ``record_bytes`` is its size when the record itself is gone
+        (the Spark engine's tasks keep only the size)."""
         entry: dict[str, Any] = {
             "file": error.file,
             "line": error.line,
@@ -37,6 +45,8 @@ class Quarantine:
             "run": self.run,
         }
         raw = record if record is None or isinstance(record, bytes) else self._encode(record)
+        if raw is None and record_bytes is not None:
+            entry["record_bytes"] = record_bytes
         if raw is not None:
             entry["record_bytes"] = len(raw)
             if self.keep_text:  # a privacy-minded store keeps no prompt text here either

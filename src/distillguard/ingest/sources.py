@@ -12,7 +12,7 @@ import gzip
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import IO, Any, Protocol
 from urllib.parse import unquote
 
@@ -81,13 +81,10 @@ def scan(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
         if path.is_dir():
             found: list[Path] = []
             for p in sorted(path.rglob("*")):
-                hidden = any(part.startswith(_HIDDEN) for part in p.relative_to(path).parts)
-                if hidden or not p.is_file():
+                kind = wanted(p.relative_to(path))
+                if kind is None or not p.is_file():
                     continue
-                if p.name.lower().endswith(LOG_SUFFIXES):
-                    found.append(p)
-                else:
-                    skipped.append(p)
+                (found if kind else skipped).append(p)
             if not found:
                 raise SourceError(
                     f"{path}: directory holds no log files ({', '.join(LOG_SUFFIXES)})"
@@ -100,7 +97,21 @@ def scan(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
     return files, skipped
 
 
-def partition_values(path: Path) -> dict[str, str]:
+def wanted(relative: PurePath) -> bool | None:
+    """A name found under a directory: a log to read (True), a file to report as skipped
+    (False), or hidden (None).
+
+    >>> wanted(PurePath("date=2026-03-02/part-0.parquet")), wanted(PurePath("notes.txt"))
+    (True, False)
+    >>> wanted(PurePath("_temporary/0/part-0.parquet")) is None
+    True
+    """
+    if any(part.startswith(_HIDDEN) for part in relative.parts):
+        return None
+    return relative.name.lower().endswith(LOG_SUFFIXES)
+
+
+def partition_values(path: PurePath) -> dict[str, str]:
     """Contract fields named by Hive-style directories (``model=atlas-3/``) above a file.
 
     A lake partitioned by a field drops it from the files; ingest puts it back where a record

@@ -39,8 +39,8 @@ def _png(fig: Any) -> str:
 def _timeline(con: duckdb.DuckDBPyConnection, campaign_id: str, by: str) -> str:
     """Hourly requests of one campaign, stacked by ``capability`` or ``model``."""
     rows = con.execute(
-        f"""SELECT time_bucket(INTERVAL 1 HOUR, ts) AS t, {by} AS k, count(*)
-            FROM ev JOIN campaign_of USING (account_id)
+        f"""SELECT at_hour AS t, {by} AS k, sum(n)
+            FROM ev_hours JOIN campaign_of USING (account_id)
             WHERE campaign_id = ? GROUP BY ALL ORDER BY t""",
         [campaign_id],
     ).fetchall()
@@ -87,7 +87,7 @@ def write_report(
     campaigns: list[dict[str, Any]],
     manifest: dict[str, Any],
 ) -> None:
-    """Render the report from the scan's temp tables (ev, cl, campaign_of, results)."""
+    """Render the report from the scan's temp tables (ev_hours, cl, campaign_of, results)."""
     shown = [
         c
         | {

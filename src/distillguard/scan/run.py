@@ -6,7 +6,10 @@
     manifest.json    the store, the window, the config, counts
 
 The stages are set-oriented SQL over temp tables in one DuckDB connection; Python touches
-only clusters (graph) and campaigns (JSON), never the events one by one.
+only clusters (graph) and campaigns (JSON), never the events one by one. The stages that read
+events (fingerprints, partners, links, the campaigns' evidence) run on an ``Engine``: the store
+itself here (``StoreEngine``), or Spark (``distillguard.spark``) from the same SQL. The
+account-sized rest (clusters, verdicts, campaigns, the files) always runs in DuckDB.
 """
 
 from __future__ import annotations
@@ -17,12 +20,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 import msgspec
 
-from distillguard.campaigns import assemble_campaigns
+from distillguard.campaigns import assemble_campaigns, campaign_members, evidence_stage
 from distillguard.coordination import build_links, cluster_accounts
 from distillguard.fingerprints import build_fingerprints
 from distillguard.intel.match import match_partners
@@ -43,7 +46,7 @@ class ScanResult:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def _window(con: duckdb.DuckDBPyConnection, until: datetime | None) -> None:
+def window_events(con: duckdb.DuckDBPyConnection, until: datetime | None) -> None:
     con.execute("SET TimeZone = 'UTC'")  # day and hour features are UTC days and hours
     if until is None:
         con.execute("CREATE OR REPLACE TEMP VIEW ev AS SELECT * FROM events")
@@ -55,19 +58,84 @@ def _window(con: duckdb.DuckDBPyConnection, until: datetime | None) -> None:
         )
 
 
+class Engine(Protocol):
+    """Where the event-level stages run; the tables they leave in ``con`` are the same."""
+
+    name: str  # recorded in the manifest
+
+    def span(self, con: duckdb.DuckDBPyConnection) -> tuple[datetime | None, datetime | None]:
+        """The first and last event time."""
+        ...
+
+    def window(self, con: duckdb.DuckDBPyConnection, until: datetime | None) -> None:
+        """Use only events before ``until`` from now on."""
+        ...
+
+    def fingerprints(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Leave ``fp`` in ``con``."""
+        ...
+
+    def partners(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Leave ``partner_hits`` and ``partner_fp`` in ``con``."""
+        ...
+
+    def links(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Leave ``links`` in ``con``."""
+        ...
+
+    def evidence(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Leave ``ev_hours`` and ``ev_top`` for ``campaign_of`` in ``con``."""
+        ...
+
+    def events(self, con: duckdb.DuckDBPyConnection) -> int:
+        """Events in the window."""
+        ...
+
+
+class StoreEngine:
+    """The embedded engine: every stage is SQL on the store's own connection."""
+
+    name = "duckdb"
+
+    def span(self, con: duckdb.DuckDBPyConnection) -> tuple[datetime | None, datetime | None]:
+        first, last = con.execute("SELECT min(ts), max(ts) FROM events").fetchall()[0]
+        return first, last
+
+    def window(self, con: duckdb.DuckDBPyConnection, until: datetime | None) -> None:
+        window_events(con, until)
+
+    def fingerprints(self, con: duckdb.DuckDBPyConnection) -> None:
+        build_fingerprints(con)
+
+    def partners(self, con: duckdb.DuckDBPyConnection) -> None:
+        match_partners(con)
+
+    def links(self, con: duckdb.DuckDBPyConnection) -> None:
+        build_links(con)
+
+    def evidence(self, con: duckdb.DuckDBPyConnection) -> None:
+        evidence_stage().run(con)
+
+    def events(self, con: duckdb.DuckDBPyConnection) -> int:
+        (n,) = con.execute("SELECT count(*) FROM ev").fetchall()[0]
+        return int(n)
+
+
 def detect(
     con: duckdb.DuckDBPyConnection,
     cfg: Config,
     until: datetime | None = None,
     on_stage: Callable[[str], None] | None = None,
+    engine: Engine | None = None,
 ) -> dict[str, float]:
     """Run every stage on events before ``until``; leaves ``risk``, ``cl``... as temp tables."""
+    run = engine or StoreEngine()
     seconds: dict[str, float] = {}
-    _window(con, until)
+    run.window(con, until)
     steps: list[tuple[str, Callable[[], object]]] = [
-        ("fingerprints", lambda: build_fingerprints(con)),
-        ("partners", lambda: match_partners(con)),
-        ("links", lambda: build_links(con)),
+        ("fingerprints", lambda: run.fingerprints(con)),
+        ("partners", lambda: run.partners(con)),
+        ("links", lambda: run.links(con)),
         ("clusters", lambda: cluster_accounts(con)),
         ("verdicts", lambda: score(con, cfg)),
     ]
@@ -94,21 +162,22 @@ def replay_flagged_at(
     step: timedelta,
     until: datetime | None,
     on_step: Callable[[datetime], None] | None = None,
+    engine: Engine | None = None,
 ) -> None:
     """Temp table ``flagged(account_id, flagged_at)``: the first replay step that flagged it.
 
     Exact at the step's resolution: the scan is re-run on events before each step boundary.
     """
-    first, last = con.execute("SELECT min(ts), max(ts) FROM events").fetchall()[0]
+    first, last = (engine or StoreEngine()).span(con)
     con.execute("CREATE OR REPLACE TEMP TABLE flagged (account_id VARCHAR, flagged_at TIMESTAMPTZ)")
-    if first is None:
+    if first is None or last is None:
         return
     end = min(until, last + step) if until else last + step
     t = first + step
     while t <= end:
         if on_step:
             on_step(t)
-        detect(con, cfg, t)
+        detect(con, cfg, t, engine=engine)
         con.execute(
             f"""INSERT INTO flagged SELECT account_id, ?::TIMESTAMPTZ FROM risk
                 WHERE risk >= {cfg.thresholds.challenge}
@@ -128,12 +197,16 @@ def scan(
     store_path: str = "",
     on_stage: Callable[[str], None] | None = None,
     on_replay: Callable[[datetime], None] | None = None,
+    engine: Engine | None = None,
 ) -> ScanResult:
+    run = engine or StoreEngine()
     out.mkdir(parents=True, exist_ok=True)
     if replay is not None:
-        replay_flagged_at(con, cfg, replay, until, on_replay)
-    seconds = detect(con, cfg, until, on_stage)
+        replay_flagged_at(con, cfg, replay, until, on_replay, run)
+    seconds = detect(con, cfg, until, on_stage, run)
     began = time.perf_counter()
+    campaign_members(con, cfg)
+    run.evidence(con)
     campaigns = assemble_campaigns(con, cfg)
     seconds["campaigns"] = round(time.perf_counter() - began, 3)
     if on_stage:
@@ -160,7 +233,7 @@ def scan(
         msgspec.json.format(msgspec.json.encode(campaigns), indent=1)
     )
     verdicts = dict(con.execute("SELECT verdict, count(*) FROM results GROUP BY 1").fetchall())
-    (events,) = con.execute("SELECT count(*) FROM ev").fetchall()[0]
+    events = run.events(con)
     result = ScanResult(
         out=out,
         accounts=sum(verdicts.values()),
@@ -171,6 +244,7 @@ def scan(
     )
     manifest = {
         "store": store_path,
+        "engine": run.name,
         "until": until.isoformat() if until else None,
         "replay_step_hours": replay.total_seconds() / 3600 if replay else None,
         "events": events,
