@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -12,10 +16,19 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 from rich.table import Table
 
 from distillguard.ingest.command import ingest_with_progress
+from distillguard.ingest.sources import SourceError
 from distillguard.scan.run import STAGES, ScanResult, scan
 from distillguard.store import Store, StoreError
 from distillguard.terminal import err, fail, out
-from distillguard.verdicts.config import ConfigError, load_config
+from distillguard.verdicts.config import Config, ConfigError, load_config
+
+
+class EngineName(StrEnum):
+    """Where a scan's event-level stages run."""
+
+    duckdb = "duckdb"
+    spark = "spark"
+
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([mhd])\s*$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
@@ -53,9 +66,11 @@ def parse_step(text: str | None) -> timedelta | None:
 
 def scan_command(
     events: Annotated[
-        list[Path] | None,
+        list[str] | None,
         typer.Argument(
-            help="Log files or directories to ingest first (into --store, or OUT/store.duckdb).",
+            help="Log files or directories (JSONL, gzip, Parquet, Hive-style date=... lakes) to "
+            "ingest first (into --store, or OUT/store.duckdb); with --engine spark, also any "
+            "URI Spark's filesystems read (s3://, gs://, hdfs://...).",
             show_default=False,
         ),
     ] = None,
@@ -89,6 +104,22 @@ def scan_command(
             "was first flagged (accounts.csv flagged_at); costs one scan per step.",
         ),
     ] = None,
+    engine: Annotated[
+        EngineName,
+        typer.Option(
+            "--engine",
+            help="Where the event-level stages run: duckdb (this process, a store) or spark "
+            "(reading, signals, fingerprints and links on Spark; docs/spark.md).",
+        ),
+    ] = EngineName.duckdb,
+    spark_master: Annotated[
+        str | None,
+        typer.Option(
+            "--spark-master",
+            help="Spark master URL for --engine spark (local[4], spark://host:7077, yarn); "
+            "default: what spark-submit set, else local[*] (every core here).",
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary.")] = False,
 ) -> None:
     """Find campaigns and give every account a risk, a verdict and its reasons.
@@ -105,12 +136,27 @@ def scan_command(
       distillguard scan logs/ --accounts accounts.jsonl --out results/
 
       distillguard scan --store dg.duckdb --out results/ --until 2026-03-05T00:00:00Z --replay 6h
+
+      distillguard scan lake/ --accounts accounts.jsonl --out results/ --engine spark
     """
     cutoff, step = parse_until(until), parse_step(replay)
     try:
         cfg = load_config(config)
     except ConfigError as exc:
         raise fail(str(exc), 2) from exc
+    if engine is EngineName.spark:
+        if not events:
+            raise fail(
+                "--engine spark reads log files: give EVENTS (a store is scanned "
+                "by the duckdb engine)",
+                2,
+            )
+        if store is not None:
+            raise fail("--store is for the duckdb engine; --engine spark keeps no store", 2)
+        _scan_spark(events, accounts or [], out_dir, cfg, spark_master, cutoff, step, quiet)
+        return
+    if spark_master is not None:
+        raise fail("--spark-master needs --engine spark", 2)
     if not events and store is None:
         raise fail("give log files to scan, or --store with an ingested store", 2)
     store_path = store or out_dir / "store.duckdb"
@@ -122,23 +168,16 @@ def scan_command(
         raise fail(str(exc)) from exc
     with db:
         if events:
-            report = ingest_with_progress(db, events, accounts or [], quiet=quiet)
+            report = ingest_with_progress(
+                db, [Path(e) for e in events], accounts or [], quiet=quiet
+            )
             if not report.clean and not quiet:
                 err.print(
                     f"[yellow]{sum(report.quarantined.values()):,} record(s) quarantined[/yellow]"
                     f" (file, line, field, reason): {report.quarantine_path}",
                     soft_wrap=True,
                 )
-        with Progress(
-            "[progress.description]{task.description}",
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err,
-            disable=quiet,
-            transient=True,
-        ) as bar:
-            task = bar.add_task("scanning", total=len(STAGES))
+        with _stages(len(STAGES), quiet) as (on_stage, on_replay):
             result = scan(
                 db.con,
                 out_dir,
@@ -146,14 +185,87 @@ def scan_command(
                 until=cutoff,
                 replay=step,
                 store_path=str(store_path),
-                on_stage=lambda name: bar.update(task, advance=1, description=name),
-                on_replay=lambda t: bar.update(task, description=f"replay {t:%Y-%m-%d %H:%M}"),
+                on_stage=on_stage,
+                on_replay=on_replay,
             )
     if not quiet:
         _print_result(result)
 
 
-def _print_result(result: ScanResult) -> None:
+@contextmanager
+def _stages(
+    total: int, quiet: bool
+) -> Iterator[tuple[Callable[[str], None], Callable[[datetime], None]]]:
+    """A bar that advances per stage, and names the replay step it is on."""
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=quiet,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("scanning", total=total)
+        yield (
+            lambda name: bar.update(task, advance=1, description=name),
+            lambda t: bar.update(task, description=f"replay {t:%Y-%m-%d %H:%M}"),
+        )
+
+
+def _scan_spark(
+    events: list[str],
+    accounts: list[Path],
+    out_dir: Path,
+    cfg: Config,
+    master: str | None,
+    cutoff: datetime | None,
+    step: timedelta | None,
+    quiet: bool,
+) -> None:
+    from distillguard.spark.run import scan_on_spark
+    from distillguard.spark.session import SparkUnavailable
+
+    started = time.monotonic()
+    try:
+        with _stages(len(STAGES) + 1, quiet) as (on_stage, on_replay):
+            if not quiet:
+                on_stage("starting Spark, reading and scoring the logs")
+            result, read, q_path = scan_on_spark(
+                events,
+                accounts,
+                out_dir,
+                cfg,
+                master=master,
+                until=cutoff,
+                replay=step,
+                on_stage=on_stage,
+                on_replay=on_replay,
+            )
+    except SparkUnavailable as exc:
+        raise fail(str(exc), 2) from exc
+    except (SourceError, OSError) as exc:
+        raise fail(str(exc)) from exc
+    if quiet:
+        return
+    refused = sum(read.quarantined.values()) + read.accounts_quarantined
+    err.print(
+        f"read {read.files:,} file(s) on Spark: {read.stored:,} events stored, "
+        f"{read.duplicates:,} duplicate(s)",
+        soft_wrap=True,
+    )
+    for name in read.skipped:
+        err.print(f"[yellow]skipped[/yellow] {name} (not a log file name)", soft_wrap=True)
+    if refused:
+        err.print(
+            f"[yellow]{refused:,} record(s) quarantined[/yellow] (file, line, field, reason): "
+            f"{q_path}",
+            soft_wrap=True,
+        )
+    _print_result(result, seconds=time.monotonic() - started)
+
+
+def _print_result(result: ScanResult, *, seconds: float | None = None) -> None:
     table = Table(title="scan", show_header=False, title_justify="left")
     table.add_row("events", f"{result.events:,}")
     table.add_row("accounts", f"{result.accounts:,}")
@@ -167,6 +279,7 @@ def _print_result(result: ScanResult) -> None:
             f"{len(c['accounts']):,} accounts, {c['requests']:,} requests, {top}, "
             f"confidence {c['confidence']}",
         )
-    table.add_row("time", f"{sum(result.seconds.values()):.1f} s")
+    total = sum(result.seconds.values()) if seconds is None else seconds
+    table.add_row("time", f"{total:.1f} s")
     out.print(table)
     out.print(f"Results: {result.out}/ (report.html, accounts.csv, campaigns.json)", soft_wrap=True)

@@ -1,0 +1,77 @@
+"""A Spark session for a scan: local with every core unless told otherwise."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+
+class SparkUnavailable(RuntimeError):
+    """pyspark or Java is missing; the message says how to install it."""
+
+
+def check() -> None:
+    """Raise ``SparkUnavailable`` with an install hint when the engine cannot start here."""
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        raise SparkUnavailable(
+            "the Spark engine needs pyspark: pip install 'distillguard[spark]' "
+            "(or, in a checkout, uv sync --extra spark)"
+        ) from None
+    java = os.environ.get("JAVA_HOME")
+    if not (java and os.path.exists(os.path.join(java, "bin", "java"))) and not shutil.which(
+        "java"
+    ):
+        raise SparkUnavailable(
+            "the Spark engine needs Java 17 or later (Debian/Ubuntu: "
+            "apt-get install openjdk-17-jre-headless), on PATH or in JAVA_HOME"
+        )
+
+
+def start(master: str | None = None, *, app: str = "distillguard scan") -> SparkSession:
+    """The active session, or a new one.
+
+    ``master``: a Spark master URL (``local[4]``, ``spark://host:7077``, ``yarn``...). Without
+    it, a master set the usual way (``spark-submit --master``, ``spark-defaults.conf``) is
+    used, else ``local[*]``: this machine, every core.
+    """
+    check()
+    # pyspark 4.3 warns at each pandas import under pandas 3; the engine only hands Arrow batches.
+    warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas", FutureWarning)
+    from pyspark import SparkConf
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.appName(app)
+    if master:
+        builder = builder.master(master)
+    elif not SparkConf().contains("spark.master"):
+        builder = builder.master("local[*]")
+    local = (master or SparkConf().get("spark.master", "local")).startswith("local")
+    if local:
+        # Local tasks run this interpreter, so they import this same distillguard.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        # Spark's 200 shuffle partitions suit a cluster; on one machine each costs a task for
+        # tables of a few thousand accounts. A value set the usual way still wins.
+        if not SparkConf().contains("spark.sql.shuffle.partitions"):
+            builder = builder.config("spark.sql.shuffle.partitions", str(2 * (os.cpu_count() or 1)))
+    if not SparkConf().contains("spark.driver.extraJavaOptions"):
+        quiet = Path(__file__).with_name("log4j2.properties").as_uri()
+        builder = builder.config(
+            "spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={quiet}"
+        )
+    spark = (
+        builder.config("spark.sql.session.timeZone", "UTC")  # days and hours are UTC, as in DuckDB
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.ui.showConsoleProgress", "false")  # the scan draws its own progress
+        .getOrCreate()
+    )
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
