@@ -147,7 +147,8 @@ def test_spark_quarantines_the_same_records_for_the_same_reasons(
 
 def test_a_lake_is_listed_as_uris_with_hidden_files_left_out(world: Path) -> None:
     files, skipped = list_files([(world / "lake").as_uri()])
-    assert files and all(f.startswith("file://") and f.endswith(".parquet") for f in files)
+    assert files
+    assert all(f.startswith("file://") and f.endswith(".parquet") for f in files)
     assert all("/date=2026-03-04/" in f for f in files)
     assert [Path(s).name for s in skipped] == ["README.txt"]
 
