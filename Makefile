@@ -6,7 +6,7 @@ SAMPLE := src/distillguard/data/sample
 export UV_SYSTEM_CERTS ?= 1
 DEMO := .demo
 
-.PHONY: setup demo console test lint typecheck bench schemas meaning clean
+.PHONY: setup java demo console test lint typecheck bench schemas meaning clean
 
 setup:
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -49,6 +49,15 @@ console: setup
 		--verdicts $(DEMO)/gateway/log-manual-verdicts.json \
 		$(if $(wildcard $(DEMO)/partner.salt),--salt-file $(DEMO)/partner.salt)
 
+# The Spark engine's tests run a local Spark, which needs Java 17 or later: Debian's, when missing.
+java:
+	@command -v java >/dev/null 2>&1 || [ -x "$$JAVA_HOME/bin/java" ] || { \
+		echo "installing Java 17 for the Spark engine (openjdk-17-jre-headless)"; \
+		SUDO=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+		$$SUDO apt-get install -y -q --no-install-recommends openjdk-17-jre-headless >/dev/null \
+		|| { $$SUDO apt-get update -q >/dev/null && \
+		     $$SUDO apt-get install -y -q --no-install-recommends openjdk-17-jre-headless >/dev/null; }; }
+
 lint: setup
 	$(UV) run ruff check src tests bench
 	$(UV) run ruff format --check src tests bench
@@ -56,7 +65,7 @@ lint: setup
 typecheck: setup
 	$(UV) run mypy
 
-test: lint typecheck
+test: lint typecheck java
 	$(UV) run pytest
 
 bench: setup
