@@ -46,32 +46,31 @@ def start(master: str | None = None, *, app: str = "distillguard scan") -> Spark
     check()
     # pyspark 4.3 warns at each pandas import under pandas 3; the engine only hands Arrow batches.
     warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas", FutureWarning)
-    from pyspark import SparkConf
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder.appName(app)
     if master:
         builder = builder.master(master)
-    elif not SparkConf().contains("spark.master"):
-        builder = builder.master("local[*]")
-    local = (master or SparkConf().get("spark.master", "local")).startswith("local")
-    if local:
+    # Without one, Spark takes spark-submit's --master or spark-defaults.conf, else local[*].
+    launching = "PYSPARK_GATEWAY_PORT" not in os.environ  # not under spark-submit or a notebook
+    if launching and (master is None or master.startswith("local")):
         # Local tasks run this interpreter, so they import this same distillguard.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-        # Spark's 200 shuffle partitions suit a cluster; on one machine each costs a task for
-        # tables of a few thousand accounts. A value set the usual way still wins.
-        if not SparkConf().contains("spark.sql.shuffle.partitions"):
-            builder = builder.config("spark.sql.shuffle.partitions", str(2 * (os.cpu_count() or 1)))
-    if not SparkConf().contains("spark.driver.extraJavaOptions"):
+    if launching:  # Spark's start-up chatter off; a log4j2 file set the usual way still wins
         quiet = Path(__file__).with_name("log4j2.properties").as_uri()
-        builder = builder.config(
-            "spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={quiet}"
-        )
+        os.environ.setdefault("LOG4J_CONFIGURATION_FILE", quiet)
     spark = (
         builder.config("spark.sql.session.timeZone", "UTC")  # days and hours are UTC, as in DuckDB
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.ui.showConsoleProgress", "false")  # the scan draws its own progress
         .getOrCreate()
     )
+    context = spark.sparkContext
+    if (context.master or "").startswith("local") and not context.getConf().contains(
+        "spark.sql.shuffle.partitions"
+    ):
+        # 200 shuffle partitions suit a cluster; on one machine each is a task for tables of a
+        # few thousand accounts. A value set the usual way wins.
+        spark.conf.set("spark.sql.shuffle.partitions", str(2 * context.defaultParallelism))
     spark.sparkContext.setLogLevel("ERROR")
     return spark
