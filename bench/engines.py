@@ -83,10 +83,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=6.0)
     parser.add_argument("--engines", default="duckdb,spark", help="comma-separated")
+    parser.add_argument(
+        "--reuse", action="store_true", help="keep the simulated logs and earlier results there"
+    )
     args = parser.parse_args()
-    shutil.rmtree(OUT, ignore_errors=True)
     sim = OUT / "sim"
-    simulate(load_scenario("incident"), sim, scale=args.scale)
+    if not (args.reuse and (sim / "manifest.json").exists()):
+        shutil.rmtree(OUT, ignore_errors=True)
+        simulate(load_scenario("incident"), sim, scale=args.scale)
     size = sum(p.stat().st_size for p in (sim / "events").glob("*.jsonl"))
     decode_s, decode_rss, events = _decode(sim / "events")
     base = {
@@ -109,7 +113,7 @@ def main() -> None:
         ),
         flush=True,
     )
-    outs = {}
+    outs = {e: OUT / e for e in ("duckdb", "spark") if (OUT / e / "accounts.csv").exists()}
     for engine in args.engines.split(","):
         seconds, rss, outs[engine] = _scan(sim, engine)
         print(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from distillguard.spark.session import SparkUnavailable, check
 from tests.scanned import MINI
 
 runner = CliRunner()
+UNTIL = "2026-03-04T12:00:00Z"  # half of the lake's day, and a replay step per day before it
 
 
 def _broken(first: dict[str, Any]) -> bytes:
@@ -41,7 +43,9 @@ def _broken(first: dict[str, Any]) -> bytes:
         msgspec.json.encode(no_account),
         msgspec.json.encode(bad_ts),
         b"[1, 2, 3]",
-        msgspec.json.encode(first),  # the same request id as in the simulated day: a duplicate
+        # The same request id as in the simulated day, read first (it is named first): both
+        # engines keep this copy and count the simulated one as the duplicate.
+        msgspec.json.encode(first | {"model": "replayed-model"}),
     ]
     return b"\n".join(lines) + b"\n"
 
@@ -78,9 +82,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _scan(world: Path, engine: str) -> Path:
     out = world / engine
-    args = [str(world / "sim" / "events"), str(world / "lake"), str(world / "broken.jsonl")]
+    args = [str(world / "broken.jsonl"), str(world / "sim" / "events"), str(world / "lake")]
     args += ["--accounts", str(world / "sim" / "accounts.jsonl"), "--out", str(out)]
-    args += ["--engine", engine]
+    args += ["--engine", engine, "--until", UNTIL, "--replay", "1d"]
     if engine == "spark":
         args += ["--spark-master", "local[2]"]
     result = runner.invoke(app, ["scan", *args])
@@ -114,6 +118,8 @@ def test_spark_gives_every_account_the_same_verdict_risk_and_reasons(
         assert spark[a]["reasons"] == row["reasons"], a
         assert spark[a]["cluster_id"] == row["cluster_id"], a
         assert spark[a]["campaign_id"] == row["campaign_id"], a
+        assert spark[a]["flagged_at"] == row["flagged_at"], a
+    assert any(r["flagged_at"] for r in duck.values())
 
 
 def test_spark_finds_the_same_campaigns_with_the_same_evidence(both: tuple[Path, Path]) -> None:
@@ -139,6 +145,7 @@ def test_spark_quarantines_the_same_records_for_the_same_reasons(
     spark_manifest = json.loads((spark_out / "manifest.json").read_text())
     assert (duck_manifest["engine"], spark_manifest["engine"]) == ("duckdb", "spark")
     assert spark_manifest["events"] == duck_manifest["events"]
+    assert spark_manifest["until"] == duck_manifest["until"]
     console = (spark_out / "console.txt").read_text()
     assert "1 duplicate(s)" in console
     assert "4 record(s) quarantined" in console
@@ -156,6 +163,7 @@ def test_a_lake_is_listed_as_uris_with_hidden_files_left_out(world: Path) -> Non
 def test_missing_java_is_named_with_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", "/nonexistent")
     monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.delenv("PYSPARK_GATEWAY_PORT", raising=False)
     with pytest.raises(SparkUnavailable, match="Java 17"):
         check()
 
@@ -167,6 +175,7 @@ def test_missing_java_is_named_with_how_to_install_it(monkeypatch: pytest.Monkey
         (["logs/", "--engine", "spark", "--store", "x.duckdb"], "--store is for the duckdb"),
         (["logs/", "--spark-master", "local[2]"], "--spark-master needs --engine spark"),
         (["--engine", "flink"], "flink"),
+        (["s3://logs/api/"], "URIs need --engine spark"),
     ],
 )
 def test_engine_options_that_cannot_work_are_refused_before_anything_runs(
@@ -176,3 +185,52 @@ def test_engine_options_that_cannot_work_are_refused_before_anything_runs(
     assert result.exit_code == 2
     assert message in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_a_uri_to_a_hive_name_with_escapes_is_read_as_that_file(tmp_path: Path) -> None:
+    # Hive writes "atlas-3 mini" as atlas-3%20mini: the listing must open that very file, and
+    # the directory still gives the model its real name.
+    from distillguard.contract.examples import example_event
+    from distillguard.spark.read import SCHEMA, Settings, _parse_file
+
+    part = tmp_path / "lake" / "model=atlas-3%20mini"
+    part.mkdir(parents=True)
+    events = [example_event(i) for i in range(5)]
+    rows = [{k: v for k, v in e.items() if k != "model"} for e in events]
+    for row in rows:
+        row["request"] = msgspec.json.encode(row["request"]).decode()
+        row["response"] = None
+    pq.write_table(pa.Table.from_pylist(rows), part / "part 0.parquet")
+    (files, _) = list_files([(tmp_path / "lake").as_uri()])
+    assert len(files) == 1
+    settings = Settings(max_record_bytes=1 << 20, now=datetime(2027, 1, 1, tzinfo=UTC))
+    table = pa.Table.from_batches(list(_parse_file(files[0], settings, 7)), schema=SCHEMA)
+    assert table.column("q_reason").null_count == table.num_rows == 5
+    assert set(table.column("model").to_pylist()) == {"atlas-3 mini"}
+    assert set(table.column("file_index").to_pylist()) == {7}
+    assert set(table.column("source_file").to_pylist()) == {
+        f"{(tmp_path / 'lake').as_uri()}/model=atlas-3%20mini/part 0.parquet"
+    }
+
+
+def test_a_uri_that_cannot_be_opened_is_one_refused_record(tmp_path: Path) -> None:
+    from distillguard.spark.read import Settings, _parse_file
+
+    settings = Settings(max_record_bytes=1 << 20, now=datetime(2027, 1, 1, tzinfo=UTC))
+    gone = (tmp_path / "gone.jsonl").as_uri()
+    (batch,) = list(_parse_file(gone, settings))
+    assert batch.column("q_reason").to_pylist() == ["unreadable_file"]
+    assert batch.column("q_file").to_pylist() == [gone]
+
+
+def test_an_old_java_is_refused_with_its_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    java = tmp_path / "jdk8" / "bin" / "java"
+    java.parent.mkdir(parents=True)
+    java.write_text("#!/bin/sh\necho 'openjdk version \"1.8.0_392\"' >&2\n")
+    java.chmod(0o755)
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "jdk8"))
+    monkeypatch.delenv("PYSPARK_GATEWAY_PORT", raising=False)
+    with pytest.raises(SparkUnavailable, match="is Java 8"):
+        check()

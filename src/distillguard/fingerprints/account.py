@@ -144,7 +144,9 @@ def fingerprint_stage() -> Stage:
                b.single_turn_share, b.mean_turns,
                coalesce(hr.hour_entropy, 0) AS hour_entropy,
                l.release_share,
-               date_diff('minute', a.created_at, b.first_ts)::DOUBLE / 60 AS age_hours,
+               -- whole minutes on both sides: engines count partial minutes differently
+               date_diff('minute', date_trunc('minute', a.created_at),
+                         date_trunc('minute', b.first_ts))::DOUBLE / 60 AS age_hours,
                a.created_at, a.tier, a.verified, a.payment_fingerprint, a.email_domain,
                a.org_id IS NOT NULL AS has_org, a.org_id,
                a.account_id IS NOT NULL AS has_record,

@@ -157,6 +157,9 @@ def scan_command(
         return
     if spark_master is not None:
         raise fail("--spark-master needs --engine spark", 2)
+    uris = [e for e in events or [] if "://" in e]
+    if uris:
+        raise fail(f"{uris[0]}: the duckdb engine reads local files; URIs need --engine spark", 2)
     if not events and store is None:
         raise fail("give log files to scan, or --store with an ingested store", 2)
     store_path = store or out_dir / "store.duckdb"
@@ -223,12 +226,20 @@ def _scan_spark(
     step: timedelta | None,
     quiet: bool,
 ) -> None:
+    from distillguard.spark.session import SparkUnavailable, check
+
+    try:
+        check()  # before pyspark is imported: a missing pyspark or Java is named, not a traceback
+    except SparkUnavailable as exc:
+        raise fail(str(exc), 2) from exc
+    from py4j.protocol import Py4JError  # type: ignore[import-untyped]
+    from pyspark.errors import PySparkException
+
     from distillguard.spark.run import scan_on_spark
-    from distillguard.spark.session import SparkUnavailable
 
     started = time.monotonic()
     try:
-        with _stages(len(STAGES) + 1, quiet) as (on_stage, on_replay):
+        with _stages(len(STAGES) + 2, quiet) as (on_stage, on_replay):  # start, read, stages
             if not quiet:
                 on_stage("starting Spark, reading and scoring the logs")
             result, read, q_path = scan_on_spark(
@@ -244,6 +255,9 @@ def _scan_spark(
             )
     except SparkUnavailable as exc:
         raise fail(str(exc), 2) from exc
+    except (PySparkException, Py4JError) as exc:  # Spark could not start, or a job failed
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise fail(f"Spark failed: {first}") from exc
     except (SourceError, OSError) as exc:
         raise fail(str(exc)) from exc
     if quiet:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import duckdb
@@ -32,7 +32,7 @@ from distillguard.spark.sql import Tables
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-_ERRORS = [n for n, _ in ERROR_FIELDS]
+_ERRORS = [n for n, _ in ERROR_FIELDS]  # the quarantine's fields, then file_index
 
 
 @dataclass
@@ -69,23 +69,29 @@ class SparkEngine:
         self.report = SparkRead(files=len(files))
         parsed = read_events(spark, files, settings).persist(StorageLevel.MEMORY_AND_DISK)
         self._parsed = parsed
-        events = parsed.where(F.col("q_reason").isNull()).drop(*_ERRORS)
+        events = parsed.where(F.col("q_reason").isNull()).drop(*_ERRORS[:-1])
         # A request id seen twice is stored once, the first read (file order, then line).
-        first = Window.partitionBy("request_id").orderBy("source_file", "source_line")
+        first = Window.partitionBy("request_id").orderBy("file_index", "source_line")
         self._events = (
             events.withColumn("_k", F.row_number().over(first))
             .where(F.col("_k") == 1)
-            .drop("_k")
+            .drop("_k", "file_index")
             .persist(StorageLevel.MEMORY_AND_DISK)
         )
-        self._quarantine(parsed, quarantine)
+        # Counted first so every file is read in parallel: collecting the refused records
+        # alone would run one job per partition, one after the other.
         total = events.count()
         self.report.stored = self._events.count()
+        self._quarantine(parsed, quarantine)
         self.report.duplicates = total - self.report.stored
         self.tables.view("accounts", spark.createDataFrame(accounts), cache=True)
 
     def _quarantine(self, parsed: DataFrame, quarantine: Quarantine) -> None:
-        refused = parsed.where(parsed.q_reason.isNotNull()).select(*_ERRORS)
+        refused = (
+            parsed.where(parsed.q_reason.isNotNull())
+            .select(*_ERRORS)
+            .orderBy("file_index", "q_line")  # the file reads as ingest's does
+        )
         for row in refused.toLocalIterator():
             error = RecordError(
                 file=row.q_file,
@@ -100,8 +106,10 @@ class SparkEngine:
     def span(self, con: duckdb.DuckDBPyConnection) -> tuple[datetime | None, datetime | None]:
         from pyspark.sql import functions as F
 
-        row = self._events.agg(F.min("ts"), F.max("ts")).collect()[0]
-        return row[0], row[1]
+        # Through Arrow: collect() would give naive times in the machine's zone.
+        row = self._events.agg(F.min("ts").alias("a"), F.max("ts").alias("b")).toArrow()
+        first, last = row.column("a")[0].as_py(), row.column("b")[0].as_py()
+        return _utc(first), _utc(last)
 
     def window(self, con: duckdb.DuckDBPyConnection, until: datetime | None) -> None:
         from pyspark.sql import functions as F
@@ -131,5 +139,13 @@ class SparkEngine:
         return int(self.spark.table("ev").count())
 
     def close(self) -> None:
+        """Release every cache the scan made (a notebook's session lives on)."""
+        self.tables.release()
         self._events.unpersist()
         self._parsed.unpersist()
+
+
+def _utc(ts: datetime | None) -> datetime | None:
+    if ts is None:
+        return None
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)

@@ -23,6 +23,7 @@ from datetime import datetime
 from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, unquote
 
 import msgspec
 import pyarrow as pa
@@ -44,7 +45,9 @@ ERROR_FIELDS = (
     ("q_reason", pa.string()),
     ("q_message", pa.string()),
     ("q_bytes", pa.int64()),
+    ("file_index", pa.int64()),  # the file's place in the listing, for first-read-wins
 )
+_ERROR_NAMES = {n for n, _ in ERROR_FIELDS}
 _STORE = arrow_schema(EVENT_COLUMNS)
 SCHEMA = pa.schema(
     [pa.field(f.name, DIGEST if f.type == pa.uint64() else f.type) for f in _STORE]
@@ -93,7 +96,8 @@ def _list_uri(uri: str) -> tuple[list[str], list[str]]:
         relative = PurePosixPath(item.path).relative_to(PurePosixPath(root))
         kind = wanted(relative)
         if kind is not None:
-            (found if kind else skipped).append(f"{base}/{relative}")
+            # Escaped, so a name holding "%", a space or ":" (Hive escapes) opens as itself.
+            (found if kind else skipped).append(f"{base}/{quote(str(relative), safe='/=')}")
     if not found:
         raise SourceError(f"{uri}: directory holds no log files")
     return found, skipped
@@ -110,12 +114,17 @@ class Settings:
 def parse_files(batches: Iterator[pa.RecordBatch], settings: Settings) -> Iterator[pa.RecordBatch]:
     """A task: for each file named in the ``path`` column, its events and refused records."""
     for batch in batches:
-        for name in batch.column("path").to_pylist():
-            yield from _parse_file(str(name), settings)
+        for name, index in zip(
+            batch.column("path").to_pylist(), batch.column("index").to_pylist(), strict=True
+        ):
+            yield from _parse_file(str(name), settings, int(index))
 
 
-def _parse_file(name: str, settings: Settings) -> Iterator[pa.RecordBatch]:
+def _parse_file(name: str, settings: Settings, index: int = 0) -> Iterator[pa.RecordBatch]:
+    """One file's events and refused records; ``index`` is its place in the listing (the
+    first read of a request id is the one kept, as ingest keeps it)."""
     scratch = None
+    shown = unquote(name) if "://" in name else name  # as listed: Hive names keep their escapes
     try:
         if "://" in name:
             scratch = _fetch(name)
@@ -124,18 +133,18 @@ def _parse_file(name: str, settings: Settings) -> Iterator[pa.RecordBatch]:
             path = Path(name)
         for chunk in read(path, max_record_bytes=settings.max_record_bytes):
             if scratch is not None:  # errors and rows name the file as the user did
-                chunk.errors = [msgspec.structs.replace(e, file=name) for e in chunk.errors]
-            chunk.file = name
+                chunk.errors = [msgspec.structs.replace(e, file=shown) for e in chunk.errors]
+            chunk.file = shown
             parsed = parse_events(chunk, False, settings.max_record_bytes, settings.now)
             if parsed.table.num_rows:
-                yield from _events(parsed.table).to_batches()
+                yield from _events(parsed.table, index).to_batches()
             if parsed.rejected:
-                yield from _errors(parsed.rejected).to_batches()
-    except OSError as exc:  # a file that vanished or cannot be fetched: one refused "record"
+                yield from _errors(parsed.rejected, index).to_batches()
+    except (OSError, pa.ArrowException) as exc:  # vanished, or cannot be fetched: one refusal
         error = RecordError(
-            file=name, line=0, field="", reason=Reason.UNREADABLE_FILE, message=str(exc)
+            file=shown, line=0, field="", reason=Reason.UNREADABLE_FILE, message=str(exc)
         )
-        yield from _errors([(error, None)]).to_batches()
+        yield from _errors([(error, None)], index).to_batches()
     finally:
         if scratch is not None:
             os.unlink(scratch)
@@ -145,26 +154,39 @@ def _fetch(uri: str) -> str:
     from pyarrow import fs
 
     filesystem, path = fs.FileSystem.from_uri(uri)
-    handle, local = tempfile.mkstemp(prefix="distillguard-", suffix=PurePosixPath(path).suffix)
-    with os.fdopen(handle, "wb") as out, filesystem.open_input_stream(path) as src:
-        shutil.copyfileobj(src, out, 1 << 20)
+    # Spark's scratch directories where the task has them (YARN, Kubernetes), else the system's.
+    scratch = (os.environ.get("SPARK_LOCAL_DIRS") or "").split(",")[0] or None
+    with filesystem.open_input_stream(path) as src:  # opened first: a failure leaves no file
+        handle, local = tempfile.mkstemp(
+            prefix="distillguard-", suffix=PurePosixPath(path).suffix, dir=scratch
+        )
+        try:
+            with os.fdopen(handle, "wb") as out:
+                shutil.copyfileobj(src, out, 1 << 20)
+        except BaseException:
+            os.unlink(local)
+            raise
     return local
 
 
-def _events(table: pa.Table) -> pa.Table:
+def _events(table: pa.Table, index: int) -> pa.Table:
     columns = [
         pc.cast(table.column(f.name), DIGEST) if f.type == DIGEST else table.column(f.name)
         for f in SCHEMA
-        if not f.name.startswith("q_")
+        if f.name not in _ERROR_NAMES
     ]
     n = table.num_rows
-    columns += [pa.nulls(n, t) for _, t in ERROR_FIELDS]
+    columns += [pa.nulls(n, t) for name, t in ERROR_FIELDS if name != "file_index"]
+    columns.append(pa.array([index] * n, pa.int64()))
     return pa.Table.from_arrays(columns, schema=SCHEMA)
 
 
-def _errors(rejected: list[tuple[RecordError, bytes | dict[str, Any] | None]]) -> pa.Table:
+def _errors(
+    rejected: list[tuple[RecordError, bytes | dict[str, Any] | None]], index: int
+) -> pa.Table:
     n = len(rejected)
     values: dict[str, list[Any]] = {
+        "file_index": [index] * n,
         "q_file": [e.file for e, _ in rejected],
         "q_line": [e.line for e, _ in rejected],
         "q_field": [e.field for e, _ in rejected],
@@ -199,6 +221,6 @@ def read_events(spark: SparkSession, files: list[str], settings: Settings) -> Da
     from pyspark.sql.pandas.types import from_arrow_schema
 
     slices = max(1, min(len(files), 10_000))
-    paths = spark.sparkContext.parallelize([(f,) for f in files], slices)
-    listing = spark.createDataFrame(paths, "path string")
+    paths = spark.sparkContext.parallelize([(f, i) for i, f in enumerate(files)], slices)
+    listing = spark.createDataFrame(paths, "path string, index long")
     return listing.mapInArrow(partial(parse_files, settings=settings), from_arrow_schema(SCHEMA))

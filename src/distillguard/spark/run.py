@@ -6,14 +6,16 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from distillguard.contract.errors import Reason
 from distillguard.ingest.quarantine import Quarantine
 from distillguard.ingest.run import IngestOptions, ingest
+from distillguard.ingest.sources import SourceError
 from distillguard.ingest.validate import DEFAULT_MAX_RECORD_BYTES
 from distillguard.scan.run import ScanResult, scan
 from distillguard.spark.engine import SparkEngine, SparkRead
 from distillguard.spark.read import Settings, list_files
 from distillguard.spark.session import start
-from distillguard.store import Store
+from distillguard.store import Retention, Store
 from distillguard.verdicts.config import Config
 
 
@@ -41,7 +43,7 @@ def scan_on_spark(
     out.mkdir(parents=True, exist_ok=True)
     q_path = out / "quarantine.jsonl"
     # Account records are small: the driver reads them into a throwaway store, as ingest does.
-    with Store.open(":memory:") as db:
+    with Store.open(":memory:", retention=Retention.DERIVED) as db:  # no text in quarantine
         read = ingest(
             [],
             db,
@@ -56,6 +58,14 @@ def scan_on_spark(
             engine = SparkEngine(spark, files, table, Settings(max_record_bytes, clock), quarantine)
         finally:
             quarantine.close()
+        unreadable = engine.report.quarantined[Reason.UNREADABLE_FILE.value]
+        if files and not engine.report.stored and unreadable == len(files):
+            engine.close()
+            raise SourceError(
+                f"the Spark tasks could read none of the {len(files):,} file(s) (first: "
+                f"{files[0]}); on a cluster a local path must exist on every worker: use a "
+                f"shared filesystem or a URI (details: {q_path})"
+            )
         if on_stage:
             on_stage("read")
         engine.report.skipped = skipped

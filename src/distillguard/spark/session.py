@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import subprocess
 import sys
 import warnings
 from pathlib import Path
@@ -26,14 +28,45 @@ def check() -> None:
             "the Spark engine needs pyspark: pip install 'distillguard[spark]' "
             "(or, in a checkout, uv sync --extra spark)"
         ) from None
-    java = os.environ.get("JAVA_HOME")
-    if not (java and os.path.exists(os.path.join(java, "bin", "java"))) and not shutil.which(
-        "java"
-    ):
+    if "PYSPARK_GATEWAY_PORT" in os.environ:  # spark-submit or a notebook: a JVM is running
+        return
+    home = os.environ.get("JAVA_HOME")
+    java = os.path.join(home, "bin", "java") if home else shutil.which("java")
+    hint = "Debian/Ubuntu: apt-get install openjdk-17-jre-headless"
+    if not java or not os.path.exists(java):
         raise SparkUnavailable(
-            "the Spark engine needs Java 17 or later (Debian/Ubuntu: "
-            "apt-get install openjdk-17-jre-headless), on PATH or in JAVA_HOME"
+            f"the Spark engine needs Java 17 or later ({hint}), on PATH or in JAVA_HOME"
         )
+    major = java_major(java)
+    if major is not None and major < 17:
+        raise SparkUnavailable(
+            f"the Spark engine needs Java 17 or later; {java} is Java {major} ({hint})"
+        )
+
+
+def java_major(java: str) -> int | None:
+    """The major version ``java -version`` reports (8 for ``1.8.0``); None when unreadable."""
+    try:
+        done = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    found = re.search(r'version "(\d+)(?:\.(\d+))?', done.stderr + done.stdout)
+    if not found:
+        return None
+    first = int(found[1])
+    return int(found[2] or 0) if first == 1 else first
+
+
+def _defaults_master() -> bool:
+    """Whether spark-defaults.conf (where Spark would read it) sets a master."""
+    conf = os.environ.get("SPARK_CONF_DIR") or os.path.join(
+        os.environ.get("SPARK_HOME", ""), "conf"
+    )
+    try:
+        with open(os.path.join(conf, "spark-defaults.conf"), encoding="utf-8") as f:
+            return any(line.split()[:1] == ["spark.master"] for line in f)
+    except OSError:
+        return False
 
 
 def start(master: str | None = None, *, app: str = "distillguard scan") -> SparkSession:
@@ -53,7 +86,8 @@ def start(master: str | None = None, *, app: str = "distillguard scan") -> Spark
         builder = builder.master(master)
     # Without one, Spark takes spark-submit's --master or spark-defaults.conf, else local[*].
     launching = "PYSPARK_GATEWAY_PORT" not in os.environ  # not under spark-submit or a notebook
-    if launching and (master is None or master.startswith("local")):
+    local = master.startswith("local") if master else not _defaults_master()
+    if launching and local:
         # Local tasks run this interpreter, so they import this same distillguard.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     if launching:  # Spark's start-up chatter off; a log4j2 file set the usual way still wins

@@ -41,6 +41,12 @@ class Tables:
         if old is not None:
             old.unpersist()
 
+    def release(self) -> None:
+        """Unpersist every cached view."""
+        for df in self._cached.values():
+            df.unpersist()
+        self._cached.clear()
+
     def run(self, stage: Stage) -> None:
         """Build the stage's tables as cached temp views (later tables read earlier ones)."""
         for name, table in stage.inputs.items():
