@@ -67,7 +67,8 @@ class SparkEngine:
         self.spark = spark
         self.tables = Tables(spark)
         self.report = SparkRead(files=len(files))
-        parsed = read_events(spark, files, settings).persist(StorageLevel.MEMORY_AND_DISK)
+        # Every record once, on disk: read again only to count and to collect refusals.
+        parsed = read_events(spark, files, settings).persist(StorageLevel.DISK_ONLY)
         self._parsed = parsed
         events = parsed.where(F.col("q_reason").isNull()).drop(*_ERRORS[:-1])
         # A request id seen twice is stored once, the first read (file order, then line).

@@ -57,14 +57,24 @@ def java_major(java: str) -> int | None:
     return int(found[2] or 0) if first == 1 else first
 
 
+def _local_memory_gb() -> int:
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return max(2, min(16, total // 4 // 2**30))
+
+
 def _defaults_master() -> bool:
     """Whether spark-defaults.conf (where Spark would read it) sets a master."""
+    return _defaults_set("spark.master")
+
+
+def _defaults_set(key: str) -> bool:
+    """Whether spark-defaults.conf (where Spark would read it) sets ``key``."""
     conf = os.environ.get("SPARK_CONF_DIR") or os.path.join(
         os.environ.get("SPARK_HOME", ""), "conf"
     )
     try:
         with open(os.path.join(conf, "spark-defaults.conf"), encoding="utf-8") as f:
-            return any(line.split()[:1] == ["spark.master"] for line in f)
+            return any(line.split()[:1] == [key] for line in f)
     except OSError:
         return False
 
@@ -90,6 +100,10 @@ def start(master: str | None = None, *, app: str = "distillguard scan") -> Spark
     if launching and local:
         # Local tasks run this interpreter, so they import this same distillguard.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    if launching and local and not _defaults_set("spark.driver.memory"):
+        # In local mode the driver is the executor too; Spark's 1 GB runs out at a million
+        # events. A quarter of this machine's memory, 2 to 16 GB.
+        builder = builder.config("spark.driver.memory", f"{_local_memory_gb()}g")
     if launching:  # Spark's start-up chatter off; a log4j2 file set the usual way still wins
         quiet = Path(__file__).with_name("log4j2.properties").as_uri()
         os.environ.setdefault("LOG4J_CONFIGURATION_FILE", quiet)
