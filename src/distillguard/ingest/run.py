@@ -7,10 +7,12 @@ request_id, or the quarantine. Chunks are parsed in worker processes when asked
 
 from __future__ import annotations
 
+import gc
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -70,8 +72,29 @@ class _Parsed:
     repeats: int = 0  # lines replaced by a later line in the same chunk (accounts)
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for one chunk. A chunk builds hundreds of thousands
+    of short-lived objects (decoded records, views, rows); the collector's passes over them
+    and over every long-lived object (models, memos) cost a third of parsing time. Reference
+    counting frees them all the same; the rare cycle (an exception's traceback) waits for
+    the collector's next pass after the chunk."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def parse_events(chunk: Chunk, keep_text: bool, max_record_bytes: int, now: datetime) -> _Parsed:
     """Validate and normalise one chunk of event records (runs in a worker process)."""
+    with _collector_paused():
+        return _parse_events(chunk, keep_text, max_record_bytes, now)
+
+
+def _parse_events(chunk: Chunk, keep_text: bool, max_record_bytes: int, now: datetime) -> _Parsed:
     validator = Validator(
         chunk.file,
         max_record_bytes=max_record_bytes,
