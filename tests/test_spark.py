@@ -30,6 +30,9 @@ runner = CliRunner()
 UNTIL = "2026-03-04T12:00:00Z"  # half of the lake's day, and a replay step per day before it
 
 
+LITELLM = Path(__file__).parent / "data" / "formats" / "litellm_callback.jsonl"
+
+
 def _broken(first: dict[str, Any]) -> bytes:
     """A log segment a real pipeline might write: one good event, four bad records and a
     replay of an event already logged elsewhere."""
@@ -83,6 +86,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _scan(world: Path, engine: str) -> Path:
     out = world / engine
     args = [str(world / "broken.jsonl"), str(world / "sim" / "events"), str(world / "lake")]
+    args += [str(LITELLM)]  # another tool's format: both engines detect it and read it alike
     args += ["--accounts", str(world / "sim" / "accounts.jsonl"), "--out", str(out)]
     args += ["--engine", engine, "--until", UNTIL, "--replay", "1d"]
     if engine == "spark":
@@ -109,6 +113,7 @@ def test_spark_gives_every_account_the_same_verdict_risk_and_reasons(
     duck, spark = (_accounts(out) for out in both)
     assert duck.keys() == spark.keys()
     assert len(duck) > 300
+    assert "u_k.novak" in duck  # read from LiteLLM's format by both engines
     verdicts = {a: r["verdict"] for a, r in duck.items()}
     assert {"clear", "block"} <= set(verdicts.values())
     differ = [a for a in duck if duck[a]["verdict"] != spark[a]["verdict"]]

@@ -31,7 +31,10 @@ UtcTime = Annotated[
 class Client(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Where the request came from, as the API front end saw it."""
 
-    ip: Annotated[str, Meta(description="Client IPv4 or IPv6 address.")]
+    ip: Annotated[
+        str | None,
+        Meta(description="Client IPv4 or IPv6 address; without it, no network links."),
+    ] = None
     user_agent: str | None = None
     asn: Annotated[
         Annotated[int, Meta(ge=0, le=2**32 - 1)] | str | None,
@@ -75,7 +78,9 @@ class Event(msgspec.Struct, kw_only=True, omit_defaults=True):
         Meta(description="API path, e.g. /v1/chat/completions or /v1/messages; others kept."),
     ]
     model: str
-    client: Client
+    client: Annotated[
+        Client, Meta(description="Where the request came from; {} when the log does not say.")
+    ] = msgspec.field(default_factory=Client)
     request: Annotated[
         dict[str, Any],
         Meta(description="The JSON request body as sent; {} when the log keeps no text."),

@@ -81,9 +81,11 @@ def link_stage(weights: dict[str, float] | None = None, *, partners: bool = Fals
             SELECT account_id, kind, value, cnt,
                    row_number() OVER (PARTITION BY account_id, kind ORDER BY cnt DESC, value) AS rk
             FROM (
-                SELECT account_id, 'ip' AS kind, ip AS value, count(*) cnt FROM ev GROUP BY ALL
+                SELECT account_id, 'ip' AS kind, ip AS value, count(*) cnt FROM ev
+                WHERE ip IS NOT NULL GROUP BY ALL
                 UNION ALL
-                SELECT account_id, 'prefix', ip_prefix, count(*) FROM ev GROUP BY ALL
+                SELECT account_id, 'prefix', ip_prefix, count(*) FROM ev
+                WHERE ip_prefix IS NOT NULL GROUP BY ALL
                 UNION ALL
                 SELECT account_id, 'asn', asn::VARCHAR, count(*) FROM ev
                 WHERE asn IS NOT NULL GROUP BY ALL
@@ -92,7 +94,8 @@ def link_stage(weights: dict[str, float] | None = None, *, partners: bool = Fals
                 WHERE tls_fingerprint IS NOT NULL GROUP BY ALL
                 UNION ALL
                 SELECT account_id, 'client', coalesce(user_agent, '') || '|'
-                       || coalesce(tls_fingerprint, ''), count(*) FROM ev GROUP BY ALL
+                       || coalesce(tls_fingerprint, ''), count(*) FROM ev
+                WHERE user_agent IS NOT NULL OR tls_fingerprint IS NOT NULL GROUP BY ALL
                 UNION ALL
                 SELECT account_id, 'template', 'h' || template_head::VARCHAR, count(*) FROM ev
                 WHERE template_head IS NOT NULL GROUP BY ALL

@@ -64,6 +64,11 @@ class Quarantine:
         except (RecursionError, msgspec.EncodeError, OverflowError):  # the error line still counts
             return None
 
+    def flush(self) -> None:
+        """Push what was written to the operating system (before the rows it refers to commit)."""
+        if self._file is not None:
+            self._file.flush()
+
     def close(self) -> None:
         if self._file is not None:
             self._file.close()

@@ -18,6 +18,8 @@ from distillguard.signals.derived import BANDS_AT, NO_BANDS, body_columns
 from distillguard.signals.request import RequestSignals, score_request, score_requests
 from distillguard.store.columns import ACCOUNT_COLUMNS, EVENT_COLUMNS, Column, arrow_schema
 
+_NO_IP: tuple[None, None, None] = (None, None, None)
+
 _encode = msgspec.json.Encoder().encode
 
 
@@ -100,8 +102,9 @@ class EventRows(_Rows):
                 view = view_request(event.request, event.endpoint)
                 read = view, score_request(view)
             body = body_columns(*read, event.response)
-        network = parse_ip(event.client.ip)
-        assert network is not None  # the validator refused the record otherwise
+        network = parse_ip(event.client.ip) if event.client.ip is not None else None
+        # No address in the log (some formats keep none): no network links for this event.
+        ip, prefix, version = (network.ip, network.prefix, network.version) if network else _NO_IP
         usage = event.usage
         client = event.client
         asn = parse_asn(client.asn)
@@ -115,9 +118,9 @@ class EventRows(_Rows):
             event.endpoint,
             event.model,
             body[0],
-            network.ip,
-            network.prefix,
-            network.version,
+            ip,
+            prefix,
+            version,
             client.user_agent,
             asn if isinstance(asn, int) else None,
             client.country.upper() if client.country else None,

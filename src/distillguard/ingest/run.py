@@ -20,10 +20,22 @@ from typing import Any
 
 import pyarrow as pa
 
+from distillguard import formats
 from distillguard.contract.errors import Reason, RecordError
+from distillguard.formats import CONTRACT, SNIFF_RECORDS, Defaults, Skip, Unreadable
+from distillguard.formats.openai_batch import OpenAIBatch, is_output
+from distillguard.ingest.batch import Outputs
 from distillguard.ingest.quarantine import Quarantine
 from distillguard.ingest.rows import AccountRows, EventRows, read_requests, rows_to_arrow
-from distillguard.ingest.sources import DEFAULT_CHUNK, Chunk, partition_values, read, scan
+from distillguard.ingest.sources import (
+    DEFAULT_CHUNK,
+    Chunk,
+    Record,
+    decoded,
+    partition_values,
+    read,
+    scan,
+)
 from distillguard.ingest.validate import DEFAULT_MAX_RECORD_BYTES, Validator
 from distillguard.store.database import Retention, Store
 
@@ -36,6 +48,8 @@ class IngestOptions:
     chunk_size: int = DEFAULT_CHUNK
     workers: int = 1
     now: datetime | None = None  # the clock for "not in the future"; tests and replays fix it
+    format: str | None = None  # the event files' log format; None: detected per file
+    account_id: str | None = None  # the account for records that name none
 
 
 @dataclass
@@ -53,6 +67,8 @@ class IngestReport:
     accounts_updated: int = 0
     accounts_quarantined: int = 0
     skipped: list[str] = field(default_factory=list)  # files in directories not read: not logs
+    skipped_records: Counter[str] = field(default_factory=Counter)  # valid, not model calls
+    formats: Counter[str] = field(default_factory=Counter)  # event files per log format
     quarantine_path: Path | None = None
     seconds: float = 0.0
 
@@ -70,6 +86,7 @@ class _Parsed:
     table: pa.Table
     rejected: Rejected
     repeats: int = 0  # lines replaced by a later line in the same chunk (accounts)
+    skipped: Counter[str] = field(default_factory=Counter)  # records that are not model calls
 
 
 @contextmanager
@@ -88,13 +105,25 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def parse_events(chunk: Chunk, keep_text: bool, max_record_bytes: int, now: datetime) -> _Parsed:
-    """Validate and normalise one chunk of event records (runs in a worker process)."""
+def parse_events(
+    chunk: Chunk,
+    keep_text: bool,
+    max_record_bytes: int,
+    now: datetime,
+    account_id: str | None = None,
+) -> _Parsed:
+    """Validate and normalise one chunk of event records (runs in a worker process).
+
+    Records in another tool's format (``chunk.format``) are first mapped onto the contract;
+    ``account_id`` is the account for records that name none (``--account-id``).
+    """
     with _collector_paused():
-        return _parse_events(chunk, keep_text, max_record_bytes, now)
+        return _parse_events(chunk, keep_text, max_record_bytes, now, account_id)
 
 
-def _parse_events(chunk: Chunk, keep_text: bool, max_record_bytes: int, now: datetime) -> _Parsed:
+def _parse_events(
+    chunk: Chunk, keep_text: bool, max_record_bytes: int, now: datetime, account_id: str | None
+) -> _Parsed:
     validator = Validator(
         chunk.file,
         max_record_bytes=max_record_bytes,
@@ -103,8 +132,13 @@ def _parse_events(chunk: Chunk, keep_text: bool, max_record_bytes: int, now: dat
     )
     rows = EventRows(keep_text)
     rejected: Rejected = [(error, None) for error in chunk.errors]
+    skipped: Counter[str] = Counter()
+    records = chunk.records
+    if chunk.format != CONTRACT.name or account_id is not None:
+        defaults = Defaults(account_id, chunk.file_time, Path(chunk.file).name)
+        records = _mapped(chunk, formats.get(chunk.format), defaults, validator, rejected, skipped)
     valid = []
-    for line, record in chunk.records:
+    for line, record in records:
         result = validator.event(line, record)
         if isinstance(result, RecordError):
             rejected.append((result, record))
@@ -119,7 +153,40 @@ def _parse_events(chunk: Chunk, keep_text: bool, max_record_bytes: int, now: dat
         except Exception as exc:  # one record the normaliser cannot read must not sink the batch
             error = validator.error(line, "", Reason.BAD_VALUE, f"cannot be normalised: {exc!r}")
             rejected.append((error, record))
-    return _Parsed(_to_arrow(rows, chunk, validator, rejected), rejected)
+    return _Parsed(_to_arrow(rows, chunk, validator, rejected), rejected, skipped=skipped)
+
+
+def _mapped(
+    chunk: Chunk,
+    fmt: formats.Format,
+    defaults: Defaults,
+    validator: Validator,
+    rejected: Rejected,
+    skipped: Counter[str],
+) -> list[Record]:
+    """The chunk's records as contract records. One source record may hold many events (an
+    OTLP line, a trace); each that cannot be mapped is refused alone, naming its source field."""
+    out: list[Record] = []
+    for line, record in chunk.records:
+        obj = validator.decode(line, record) if isinstance(record, bytes) else record
+        if isinstance(obj, RecordError):
+            rejected.append((obj, record))
+            continue
+        try:
+            for item in fmt.events(obj, defaults):
+                if isinstance(item, Skip):
+                    skipped[item.what] += 1
+                elif isinstance(item, Unreadable):
+                    error = validator.error(
+                        line, item.field, item.reason, f"{fmt.name}: {item.message}"
+                    )
+                    rejected.append((error, obj))
+                else:
+                    out.append((line, item))
+        except Exception as exc:  # a reader's bug on one odd record must not sink the batch
+            message = f"{fmt.name}: cannot be read: {exc!r}"
+            rejected.append((validator.error(line, "", Reason.BAD_VALUE, message), obj))
+    return out
 
 
 def parse_accounts(chunk: Chunk, max_record_bytes: int, now: datetime) -> _Parsed:
@@ -189,7 +256,11 @@ def ingest(
     try:
         for path in account_files:  # accounts first: later stages join events to them
             for chunk, parsed in _parse_all(
-                path, options, executor, parse_accounts, (options.max_record_bytes, now)
+                _chunks(path, options),
+                options,
+                executor,
+                parse_accounts,
+                (options.max_record_bytes, now),
             ):
                 new = store.upsert_accounts(parsed.table)
                 report.accounts_new += new
@@ -197,16 +268,29 @@ def ingest(
                 report.accounts_quarantined += len(parsed.rejected)
                 _quarantine(quarantine, parsed.rejected)
                 progress(chunk.consumed)
-        for path in event_files:
-            args = (keep_text, options.max_record_bytes, now)
-            for chunk, parsed in _parse_all(path, options, executor, parse_events, args):
+        plan = [(path, _sniff(path, options)) for path in event_files]
+        report.formats = Counter(name for _, (name, _) in plan)
+        outputs = Outputs()
+        for path, (_, output) in plan:  # a batch's outputs first: its inputs claim them
+            if output:
+                for chunk in _chunks(path, options):
+                    outputs.add(chunk)
+                    progress(chunk.consumed)
+        args = (keep_text, options.max_record_bytes, now, options.account_id)
+        for path, (name, output) in plan:
+            if output:
+                continue
+            chunks = _chunks(path, options)
+            if name == OpenAIBatch.name:
+                chunks = outputs.pair(chunks)
+            for chunk, parsed in _parse_all(chunks, options, executor, parse_events, args):
                 stored = store.insert_events(parsed.table)
                 report.stored += stored
                 report.duplicates += parsed.table.num_rows - stored
-                for error, _ in parsed.rejected:
-                    report.quarantined[error.reason.value] += 1
-                _quarantine(quarantine, parsed.rejected)
+                report.skipped_records.update(parsed.skipped)
+                _refuse(report, quarantine, parsed.rejected)
                 progress(chunk.consumed)
+        _refuse(report, quarantine, [*outputs.errors, *outputs.unpaired()])
     finally:
         quarantine.close()
         if executor is not None:
@@ -215,14 +299,45 @@ def ingest(
     return report
 
 
+def _chunks(path: Path, options: IngestOptions) -> Iterator[Chunk]:
+    return read(
+        path,
+        max_record_bytes=options.max_record_bytes,
+        chunk_size=options.chunk_size,
+        format=options.format,
+    )
+
+
+def _sniff(path: Path, options: IngestOptions) -> tuple[str, bool]:
+    """A file's log format, and whether it is a batch's output file, from its first records."""
+    first = next(
+        read(
+            path,
+            max_record_bytes=options.max_record_bytes,
+            chunk_size=SNIFF_RECORDS,
+            format=options.format,
+        ),
+        None,
+    )
+    if first is None:
+        return CONTRACT.name, False
+    output = first.format == OpenAIBatch.name and any(is_output(r) for r in decoded(first.records))
+    return first.format, output
+
+
+def _refuse(report: IngestReport, quarantine: Quarantine, rejected: Rejected) -> None:
+    for error, _ in rejected:
+        report.quarantined[error.reason.value] += 1
+    _quarantine(quarantine, rejected)
+
+
 def _parse_all(
-    path: Path,
+    chunks: Iterator[Chunk],
     options: IngestOptions,
     executor: Executor | None,
     parse: Callable[..., _Parsed],
     args: tuple[Any, ...],
 ) -> Iterator[tuple[Chunk, _Parsed]]:
-    chunks = read(path, max_record_bytes=options.max_record_bytes, chunk_size=options.chunk_size)
     if executor is None:
         for chunk in chunks:
             yield chunk, parse(chunk, *args)

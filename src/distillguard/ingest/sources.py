@@ -9,9 +9,12 @@ RecordError in the chunk, and every good record before it is still delivered.
 from __future__ import annotations
 
 import gzip
+import io
+import os
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path, PurePath
 from typing import IO, Any, Protocol
 from urllib.parse import unquote
@@ -21,6 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from distillguard.contract.errors import Reason, RecordError
+from distillguard.formats import SNIFF_RECORDS, detect
 from distillguard.ingest.validate import explain_json_error
 
 LOG_SUFFIXES = (".jsonl", ".ndjson", ".json", ".gz", ".parquet")
@@ -54,6 +58,8 @@ class Chunk:
     records: list[Record] = field(default_factory=list)
     errors: list[RecordError] = field(default_factory=list)
     consumed: int = 0  # bytes of the file read since the previous chunk, for progress
+    format: str = "contract"  # the log format its records are in (``distillguard.formats``)
+    file_time: datetime | None = None  # the file's modification time, for formats that need it
 
 
 def expand(paths: Iterable[Path]) -> list[Path]:
@@ -128,13 +134,47 @@ def partition_values(path: PurePath) -> dict[str, str]:
     return out
 
 
-def read(path: Path, *, max_record_bytes: int, chunk_size: int = DEFAULT_CHUNK) -> Iterator[Chunk]:
-    """Chunks of records from one log file, whatever its format."""
+def read(
+    path: Path,
+    *,
+    max_record_bytes: int,
+    chunk_size: int = DEFAULT_CHUNK,
+    format: str | None = None,
+) -> Iterator[Chunk]:
+    """Chunks of records from one log file, whatever its encoding, each stamped with its
+    log format: ``format`` when given, else the one its first records look like."""
     try:
         raw = open(path, "rb")  # noqa: SIM115 - closed below, after the generator is drained
+        mtime = datetime.fromtimestamp(os.fstat(raw.fileno()).st_mtime, UTC)
     except OSError as exc:
         yield Chunk(str(path), errors=[_file_error(path, 0, Reason.UNREADABLE_FILE, str(exc))])
         return
+    name = format
+    for chunk in _read(path, raw, max_record_bytes, chunk_size):
+        if name is None and chunk.records:  # the first records decide, for the whole file
+            name = detect(decoded(chunk.records)).name
+        chunk.format, chunk.file_time = name or "contract", mtime
+        yield chunk
+
+
+def decoded(records: list[Record]) -> Iterator[dict[str, Any]]:
+    """The first records as objects, for format detection; lines that are not JSON objects
+    are passed over (the validator reports them)."""
+    for _, record in records[:SNIFF_RECORDS]:
+        if isinstance(record, dict):
+            yield record
+            continue
+        try:
+            obj = msgspec.json.decode(record)
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+            continue
+        if isinstance(obj, dict):
+            yield obj
+
+
+def _read(
+    path: Path, raw: io.BufferedReader, max_record_bytes: int, chunk_size: int
+) -> Iterator[Chunk]:
     with raw:
         magic = raw.read(4)
         raw.seek(0)

@@ -135,8 +135,8 @@ class Validator:
         problem = self._check_ts(line, "ts", event.ts)
         if problem:
             return problem
-        network = parse_ip(event.client.ip)
-        if network is None:
+        network = parse_ip(event.client.ip) if event.client.ip is not None else None
+        if event.client.ip is not None and network is None:
             return self.error(
                 line, "client.ip", Reason.BAD_VALUE, f"not an IP address: {event.client.ip!r}"
             )

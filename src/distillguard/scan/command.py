@@ -15,7 +15,13 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
-from distillguard.ingest.command import ingest_with_progress
+from distillguard.ingest.command import (
+    AccountIdOption,
+    FormatOption,
+    checked_format,
+    ingest_with_progress,
+)
+from distillguard.ingest.run import IngestOptions
 from distillguard.ingest.sources import SourceError
 from distillguard.scan.run import STAGES, ScanResult, scan
 from distillguard.store import Store, StoreError
@@ -120,6 +126,8 @@ def scan_command(
             "default: what spark-submit set, else local[*] (every core here).",
         ),
     ] = None,
+    log_format: FormatOption = None,
+    account_id: AccountIdOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary.")] = False,
 ) -> None:
     """Find campaigns and give every account a risk, a verdict and its reasons.
@@ -138,6 +146,8 @@ def scan_command(
       distillguard scan --store dg.duckdb --out results/ --until 2026-03-05T00:00:00Z --replay 6h
 
       distillguard scan lake/ --accounts accounts.jsonl --out results/ --engine spark
+
+      distillguard scan litellm-spend-logs.jsonl --out results/   # format detected
     """
     cutoff, step = parse_until(until), parse_step(replay)
     try:
@@ -153,6 +163,12 @@ def scan_command(
             )
         if store is not None:
             raise fail("--store is for the duckdb engine; --engine spark keeps no store", 2)
+        if log_format is not None or account_id is not None:
+            raise fail(
+                "--format and --account-id are for the duckdb engine for now; --engine spark"
+                " detects each file's format and needs records that name their account",
+                2,
+            )
         _scan_spark(events, accounts or [], out_dir, cfg, spark_master, cutoff, step, quiet)
         return
     if spark_master is not None:
@@ -171,8 +187,11 @@ def scan_command(
         raise fail(str(exc)) from exc
     with db:
         if events:
+            options = IngestOptions(
+                workers=0, format=checked_format(log_format), account_id=account_id
+            )
             report = ingest_with_progress(
-                db, [Path(e) for e in events], accounts or [], quiet=quiet
+                db, [Path(e) for e in events], accounts or [], options=options, quiet=quiet
             )
             if not report.clean and not quiet:
                 err.print(

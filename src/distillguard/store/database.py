@@ -23,6 +23,14 @@ import pyarrow as pa
 from distillguard.contract.event import CONTRACT_VERSION
 from distillguard.store.columns import ACCOUNT_COLUMNS, EVENT_COLUMNS, create_table_sql
 
+# Where `ingest --follow` has read to in each file, moved with the rows it stored.
+POSITIONS_TABLE = """
+CREATE TABLE IF NOT EXISTS follow_positions (
+    file_key VARCHAR PRIMARY KEY, path VARCHAR NOT NULL, byte_offset BIGINT NOT NULL,
+    line BIGINT NOT NULL, format VARCHAR NOT NULL, updated TIMESTAMPTZ NOT NULL
+)
+"""
+
 # Indicators partners shared (distillguard intel import): kept apart from what was observed.
 PARTNER_TABLE = """
 CREATE TABLE IF NOT EXISTS partner_indicators (
@@ -121,6 +129,7 @@ class Store:
         con.execute(create_table_sql("events", EVENT_COLUMNS, key="request_id"))
         con.execute(create_table_sql("accounts", ACCOUNT_COLUMNS, key="account_id"))
         con.execute(PARTNER_TABLE)
+        con.execute(POSITIONS_TABLE)
         # Stores from before salted matching (2026-11-30) lack these columns.
         for column in ("local_value", "campaign_ref"):
             con.execute(f"ALTER TABLE partner_indicators ADD COLUMN IF NOT EXISTS {column} VARCHAR")
@@ -205,6 +214,32 @@ class Store:
         Returns how many rows were new.
         """
         return self._insert("INSERT OR IGNORE INTO events SELECT * FROM batch", batch)
+
+    def positions(self) -> dict[str, tuple[str, int, int, str]]:
+        """Where ``ingest --follow`` stopped in each file: key → (path, offset, line, format)."""
+        rows = self.con.execute(
+            "SELECT file_key, path, byte_offset, line, format FROM follow_positions"
+        ).fetchall()
+        return {r[0]: (r[1], int(r[2]), int(r[3]), r[4]) for r in rows}
+
+    def insert_events_at(
+        self, batch: pa.Table, key: str, path: str, offset: int, line: int, fmt: str
+    ) -> int:
+        """Insert events and move a followed file's position in one transaction, so a restart
+        neither loses nor repeats a record. Returns how many rows were new."""
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            new = self.insert_events(batch)
+            con.execute(
+                "INSERT OR REPLACE INTO follow_positions VALUES (?, ?, ?, ?, ?, now())",
+                [key, path, offset, line, fmt],
+            )
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+        return new
 
     def upsert_accounts(self, batch: pa.Table) -> int:
         """Insert or replace account rows (later facts about an account win). Returns rows new."""
