@@ -312,12 +312,12 @@ def test_head_keeps_the_length_a_get_would_have(gw: Running) -> None:
 def test_a_failure_of_the_derived_columns_loses_no_request(
     upstream: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import distillguard.gateway.app as gateway_app
+    import distillguard.gateway.call as gateway_call
 
     def broken(*args: object, **kw: object) -> None:
         raise RuntimeError("bug in the signals")
 
-    monkeypatch.setattr(gateway_app, "derive", broken)
+    monkeypatch.setattr(gateway_call, "derive", broken)
     cfg = load_gateway_config()
     cfg.log.retention = "derived"
     gateway = Gateway(upstream, cfg, None, TOKEN, tmp_path / "log")

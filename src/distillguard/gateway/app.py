@@ -19,7 +19,6 @@ import itertools
 import os
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +36,8 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from distillguard.contract.body import RequestView, view_request
+from distillguard.contract.body import view_request
+from distillguard.gateway.call import Call, Clock, event_of
 from distillguard.gateway.config import GatewayConfig
 from distillguard.gateway.degrade import StreamStripper, degrade_request, strip_response
 from distillguard.gateway.eventlog import EventLog
@@ -49,12 +49,10 @@ from distillguard.gateway.stream import (
     StreamRecord,
     decode_data,
     event_data,
-    usage_counts,
 )
 from distillguard.gateway.upstream import Reply, Upstream, UpstreamError
 from distillguard.gateway.verdicts import VerdictBook
-from distillguard.signals.derived import derive
-from distillguard.signals.request import RequestSignals, score_request
+from distillguard.signals.request import score_request
 
 # Hop-by-hop headers, and those the gateway sets itself (the body may change when degraded).
 _HOP = frozenset(
@@ -85,38 +83,6 @@ class _BodyTooLarge(Exception):
 
 class _ClientGone(Exception):
     pass
-
-
-@dataclass(slots=True)
-class _Call:
-    """One request as it goes through the gateway: what the log's event is made of."""
-
-    started: float
-    request_id: str
-    account: str
-    path: str
-    body: dict[str, Any]
-    client: dict[str, Any]
-    key_id: str | None
-    decision: Decision | None = None
-    view: RequestView | None = None
-    signals: RequestSignals | None = None
-    observed: bool = False
-
-
-class _Clock:
-    """UTC timestamps in RFC 3339, the date and time formatted once a second."""
-
-    def __init__(self) -> None:
-        self._second, self._prefix = -1, ""
-
-    def now(self) -> str:
-        now = time.time()
-        second = int(now)
-        if second != self._second:
-            self._second = second
-            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        return f"{self._prefix}.{int((now - second) * 1e6):06d}Z"
 
 
 class _Metrics:
@@ -173,7 +139,7 @@ class Gateway:
         self.admin_token = admin_token
         self.metrics = _Metrics()
         self.keep_text = cfg.log.retention == "full"
-        self._clock = _Clock()
+        self._clock = Clock()
         # Request ids: random per process, then counted (uuid4 costs a system call each).
         self._id_prefix, self._ids = os.urandom(11).hex(), itertools.count()
         limits = cfg.limits
@@ -235,7 +201,7 @@ class Gateway:
         raw_path = scope.get("raw_path")  # as sent: %2F stays %2F
         path = raw_path.decode("latin-1") if raw_path else scope["path"]
         headers, forward = _headers(scope["headers"], self.identity.header)
-        call = _Call(
+        call = Call(
             started,
             f"gw_{self._id_prefix}{next(self._ids):010x}",
             self.identity.account(headers),
@@ -330,7 +296,7 @@ class Gateway:
             if not message.get("more_body", False):
                 return b"".join(chunks)
 
-    def _decide(self, call: _Call) -> Decision | None:
+    def _decide(self, call: Call) -> Decision | None:
         """The action for this request. With ``on_detector_error: closed`` its signals are read
         first, so that a detector error refuses it; otherwise the account's state so far
         decides, and the signals are read while the model server works (``_observe``)."""
@@ -343,7 +309,7 @@ class Gateway:
                 return None
             return Decision("allow", "clear", f"detector error ({type(exc).__name__}): let through")
 
-    def _observe(self, call: _Call, strict: bool = False) -> None:
+    def _observe(self, call: Call, strict: bool = False) -> None:
         """Read the request's signals (for its event) and count them in the account's online
         state; once per request. Errors are noted in the event's ``why`` unless ``strict``."""
         if call.observed:
@@ -361,7 +327,7 @@ class Gateway:
             if call.decision is not None:
                 call.decision.why += f"; detector error ({type(exc).__name__})"
 
-    async def _relay(self, call: _Call, reply: Reply, degrade: bool) -> AsyncIterator[bytes]:
+    async def _relay(self, call: Call, reply: Reply, degrade: bool) -> AsyncIterator[bytes]:
         split, record = EventSplitter(), StreamRecord()
         stripper = StreamStripper() if degrade else None
         status = reply.status
@@ -394,7 +360,7 @@ class Gateway:
             reply.close()
             self._record(call, status, record.response())
 
-    def _upstream_failed(self, call: _Call, exc: UpstreamError) -> Response:
+    def _upstream_failed(self, call: Call, exc: UpstreamError) -> Response:
         action = call.decision.action if call.decision else "allow"
         self.metrics.upstream_errors.labels(exc.kind).inc()
         if exc.kind == "timeout":
@@ -408,7 +374,7 @@ class Gateway:
 
     # -- refusals and the log ----------------------------------------------------------------
 
-    def _refuse_by(self, call: _Call, decision: Decision) -> Response:
+    def _refuse_by(self, call: Call, decision: Decision) -> Response:
         self.metrics.count(decision.action)
         if decision.action == "throttle":
             response = self._refuse(
@@ -436,49 +402,16 @@ class Gateway:
             decision.action,
         )
 
-    def _refuse(self, call: _Call, status: int, code: str, message: str, action: str) -> Response:
+    def _refuse(self, call: Call, status: int, code: str, message: str, action: str) -> Response:
         if call.decision is None:
             call.decision = Decision(action, "clear", "")
         self._record(call, status, None)
         body = refusal(call.path, status, code, message)
         return JSONResponse(body, status, headers={"x-request-id": call.request_id})
 
-    def _record(self, call: _Call, status: int, response: dict[str, Any] | None) -> None:
+    def _record(self, call: Call, status: int, response: dict[str, Any] | None) -> None:
         self._observe(call)  # refused, or the model server failed before it could be done
-        decision = call.decision
-        event: dict[str, Any] = {
-            "ts": self._clock.now(),
-            "request_id": call.request_id,
-            "account_id": call.account,
-            "endpoint": call.path,
-            "model": str(call.body.get("model") or ""),
-            "client": call.client,
-            "request": call.body,
-            "status": status,
-            "latency_ms": round((time.perf_counter() - call.started) * 1000, 3),
-        }
-        if call.key_id:
-            event["api_key_id"] = call.key_id
-        if response is not None:
-            event["response"] = response
-            usage = usage_counts(response.get("usage"))
-            if usage:
-                event["usage"] = usage
-        if self.keep_text is False:  # retention derived: what detection needs, not the text
-            try:
-                event["derived"] = derive(call.body, call.path, response, call.view, call.signals)
-            except Exception as exc:  # logged without text or columns, never lost
-                if decision is not None:
-                    decision.why += f"; derived columns failed ({type(exc).__name__})"
-            event["request"] = {}
-            event.pop("response", None)
-        if decision is not None:
-            event["gateway"] = {
-                "action": decision.action,
-                "verdict": decision.verdict,
-                "why": decision.why,
-            }
-        self.log.append(event)
+        self.log.append(event_of(call, status, response, self.keep_text, self._clock.now()))
         self.metrics.duration.observe(time.perf_counter() - call.started)
 
 
