@@ -9,6 +9,9 @@ import typer
 from rich.console import Console
 
 err = Console(stderr=True)
+# Where a disabled progress bar draws: rich 13 (the LiteLLM extra pins it below 14) still ends
+# a disabled bar with a newline, which must not reach a quiet command's output.
+silent = Console(quiet=True)
 out = Console()
 
 StoreOption = Annotated[

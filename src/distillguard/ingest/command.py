@@ -24,7 +24,7 @@ from distillguard.ingest.run import IngestOptions, IngestReport, ingest
 from distillguard.ingest.sources import LOG_SUFFIXES, SourceError, expand
 from distillguard.ingest.validate import DEFAULT_MAX_RECORD_BYTES
 from distillguard.store import DEFAULT_STORE, Retention, Store, StoreError
-from distillguard.terminal import StoreOption, err, fail, out
+from distillguard.terminal import StoreOption, err, fail, out, silent
 
 EXIT_QUARANTINED = 3
 SMALL_INPUT = 8 * 1024 * 1024  # below this, worker processes cost more than they save
@@ -247,7 +247,7 @@ def ingest_with_progress(
         DownloadColumn(),
         TransferSpeedColumn(),
         TimeRemainingColumn(),
-        console=err,
+        console=silent if quiet else err,
         disable=quiet,
         transient=True,
     ) as bar:

@@ -25,7 +25,7 @@ from distillguard.ingest.run import IngestOptions
 from distillguard.ingest.sources import SourceError
 from distillguard.scan.run import STAGES, ScanResult, scan
 from distillguard.store import Store, StoreError
-from distillguard.terminal import err, fail, out
+from distillguard.terminal import err, fail, out, silent
 from distillguard.verdicts.config import Config, ConfigError, load_config
 
 
@@ -224,7 +224,7 @@ def _stages(
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=err,
+        console=silent if quiet else err,
         disable=quiet,
         transient=True,
     ) as bar:
