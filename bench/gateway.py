@@ -1,15 +1,16 @@
 """Latency the gateway adds in front of a model server, and how much it carries on one core.
 
-Starts a canned model server (bench/http_load.py: it answers every request at once, so only
-the proxy is measured), then the proxy under test pinned to one core in front of it, and sends
-chat completions at a fixed rate (open loop: a slow proxy does not slow the sender down), first
-straight to the model server, then through distillguard's gateway, then through LiteLLM's proxy
-(installed by this script into bench/out/gateway/litellm-venv, so the project's environment is
-untouched; ``--no-litellm`` skips it). Added latency is the difference of the percentiles; CPU
-per request is the proxy's own user + system time over the requests it served. Then 64 requests
-kept in flight give the most it carries. The sender and the model server share the other core.
-Record results in docs/benchmarks.md with the machine and the date. Target (issue #5): at most
-1 ms median and 5 ms p99 added at 500 requests/s on one core, and below LiteLLM's.
+Starts a canned model server (bench/http_load.py: it answers every request at once, so only the
+proxy is measured), then the proxy under test pinned to one core in front of it, and sends chat
+completions at a fixed rate (open loop: a slow proxy does not slow the sender down), first straight
+to the model server, then through distillguard's gateway, then through LiteLLM's proxy, alone and
+with distillguard's LiteLLM plugin in it (``--no-litellm`` skips both). Added latency is the
+difference of the percentiles; CPU per request is the proxy's own user + system time over the
+requests it served. Then 64 requests kept in flight give the most it carries. The sender and the
+model server share the other core. Record results in docs/benchmarks.md with the machine and the
+date. Target (issue #5): at most 1 ms median and 5 ms p99 added at 500 requests/s on one core, and
+below LiteLLM's; the plugin's cost is the difference between LiteLLM with it and without it (issue
+#19).
 
     uv run python bench/gateway.py                     # 20, 200 and 500 req/s, 20 s each
     uv run python bench/gateway.py --seconds 5 --no-litellm
@@ -112,33 +113,33 @@ def sender(port: int) -> Sender:
     return Sender(port, [request_bytes(p, HEADERS) for p in prompts])
 
 
-def litellm_proxy(upstream: str) -> list[str] | None:
-    """The command line of LiteLLM's proxy in front of the model server, installing it if need
-    be (into its own venv). Beside ``litellm[proxy]`` go uvloop and httptools, so that it is
-    served as fast as the gateway is, and opentelemetry-sdk: without it LiteLLM retries a
-    failing import on every request (LiteLLM 1.108), which would be measured against it."""
-    venv = OUT / "litellm-venv"
-    exe, ready = venv / "bin" / "litellm", venv / ".bench-ready"
-    if not ready.exists():
-        uv = shutil.which("uv") or "uv"
-        print("installing litellm[proxy] into", venv, file=sys.stderr)
-        if not venv.exists():
-            subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(venv)], check=True)
-        packages = ["litellm[proxy]", "opentelemetry-sdk", "uvloop", "httptools"]
-        python = str(venv / "bin" / "python")
-        done = subprocess.run([uv, "pip", "install", "-q", "--python", python, *packages])
-        if done.returncode != 0 or not exe.exists():
-            return None
-        ready.touch()
-    config = OUT / "litellm.yaml"
+def litellm_proxy(upstream: str, plugin: bool = False) -> list[str]:
+    """The command line of LiteLLM's proxy (the project's own, from the dev group) in front of
+    the model server; with ``plugin``, distillguard's guardrail in it (docs/litellm.md). The
+    environment has uvloop and httptools, so it is served as fast as the gateway is, and
+    opentelemetry-sdk: without it LiteLLM retries a failing import on every request (1.108)."""
+    name = "litellm-plugin" if plugin else "litellm"
+    guard = ""
+    if plugin:
+        guard = (
+            "guardrails:\n"
+            "  - guardrail_name: distillguard\n"
+            "    litellm_params:\n"
+            "      guardrail: distillguard.gateway.litellm_guard.DistillguardGuardrail\n"
+            "      mode: [pre_call, post_call]\n"
+            "      default_on: true\n"
+            f"      distillguard_log: {OUT / 'plugin-log'}\n"
+        )
+    config = OUT / f"{name}.yaml"
     config.write_text(
         "model_list:\n"
         "  - model_name: mock-1\n"
         "    litellm_params: {model: openai/mock-1, api_base: " + upstream + "/v1, api_key: none}\n"
         "litellm_settings: {telemetry: false, drop_params: true}\n"
-        f"general_settings: {{master_key: {KEY}}}\n"
+        f"general_settings: {{master_key: {KEY}}}\n" + guard
     )
-    return [str(exe), "--config", str(config), "--num_workers", "1"]
+    proxy = [sys.executable, "-m", "litellm.proxy.proxy_cli"]
+    return [*proxy, "--config", str(config), "--num_workers", "1"]
 
 
 def percentiles(ms: list[float]) -> dict[str, float]:
@@ -181,6 +182,8 @@ def main() -> None:
     rates = [float(r) for r in args.rates.split(",")]
     OUT.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(OUT / "log", ignore_errors=True)
+    shutil.rmtree(OUT / "plugin-log", ignore_errors=True)
+    os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"  # no network here: no retries of a fetch
     model_port = free_port()
     model_cmd = [sys.executable, str(Path(__file__).parent / "http_load.py"), "upstream"]
     results: dict[str, Any] = {"bench": "gateway", "seconds": args.seconds}
@@ -194,10 +197,9 @@ def main() -> None:
         }
         if not args.no_litellm:
             proxies["litellm"] = litellm_proxy(upstream)
+            proxies["litellm_plugin"] = litellm_proxy(upstream, plugin=True)
         for name, cmd in proxies.items():
-            if cmd is None:
-                print(f"{name}: could not be installed; skipped", file=sys.stderr)
-                continue
+            assert cmd is not None
             port = free_port()
             with running([*cmd, "--port", str(port)], port, core=CORE) as proc:
                 through = measure(port, rates, args.seconds, proc)
@@ -206,6 +208,10 @@ def main() -> None:
                 if "p50" in via:
                     via["added_p50"] = round(via["p50"] - base["p50"], 3)
                     via["added_p99"] = round(via["p99"] - base["p99"], 3)
+                alone = results.get("litellm", {}).get(rate, {})
+                if name == "litellm_plugin" and "p50" in via and "p50" in alone:
+                    via["plugin_p50"] = round(via["p50"] - alone["p50"], 3)
+                    via["plugin_p99"] = round(via["p99"] - alone["p99"], 3)
             results[name] = through
             print(f"{name:12}", json.dumps(through))
     results.update(

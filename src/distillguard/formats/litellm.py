@@ -52,7 +52,20 @@ _INTERNAL = [
 _REDACTED = "redacted-by-litellm"  # what LiteLLM writes when message logging is off
 
 
-def _endpoint(call_type: str | None, route: str | None) -> str:
+def account_of(user: Any, team: Any, key_hash: Any) -> str | None:
+    """Whom a LiteLLM call counts against: its user, else its team, else its key. The plugin
+    (``gateway/litellm_guard.py``) enforces on the same account these logs are read into.
+
+    >>> account_of(None, "team-a", "88dc28d0f030c55e")
+    'team-a'
+    """
+    for value in (user, team, key_hash):
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def endpoint_of(call_type: str | None, route: str | None) -> str:
     found = routes.from_route(route)
     if found:
         return found
@@ -78,15 +91,12 @@ class LiteLLM(Format):
         if not isinstance(request_id, str):
             yield Unreadable("request_id" if spend_log else "id", "no request id")
             return
-        account = first(
-            meta.get("user_api_key_user_id"),
-            record.get("user"),
-            meta.get("user_api_key_team_id"),
-            record.get("team_id"),
-            meta.get("user_api_key_hash"),
-            record.get("api_key"),
-            defaults.account_id,
+        account = account_of(
+            first(meta.get("user_api_key_user_id"), record.get("user")),
+            first(meta.get("user_api_key_team_id"), record.get("team_id")),
+            first(meta.get("user_api_key_hash"), record.get("api_key")),
         )
+        account = account or defaults.account_id
         if account is None:
             yield Unreadable(
                 "metadata.user_api_key_user_id",
@@ -97,7 +107,7 @@ class LiteLLM(Format):
         call_type = record.get("call_type")
         proxied = _json(record.get("proxy_server_request"), "proxy_server_request")
         proxied = proxied if isinstance(proxied, dict) else {}
-        endpoint = _endpoint(
+        endpoint = endpoint_of(
             call_type,
             first(meta.get("user_api_key_request_route"), proxied.get("url")),
         )
@@ -125,7 +135,7 @@ class LiteLLM(Format):
                 "endpoint": endpoint,
                 "model": model,
                 "client": {
-                    "ip": _client_address(
+                    "ip": client_address(
                         first(record.get("requester_ip_address"), meta.get("requester_ip_address"))
                     ),
                     "user_agent": first(
@@ -224,12 +234,12 @@ def _count(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
-def _client_address(value: Any) -> str | None:
+def client_address(value: Any) -> str | None:
     """LiteLLM logs the X-Forwarded-For value when the proxy trusts it: the client is the
     first address in it outside the private, shared and loopback ranges (a load balancer's
     own hop), else the first address.
 
-    >>> _client_address("10.40.2.17, 198.51.100.23")
+    >>> client_address("10.40.2.17, 198.51.100.23")
     '198.51.100.23'
     """
     if not isinstance(value, str) or not value.strip():

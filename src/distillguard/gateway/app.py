@@ -42,8 +42,9 @@ from distillguard.gateway.config import GatewayConfig
 from distillguard.gateway.degrade import StreamStripper, degrade_request, strip_response
 from distillguard.gateway.eventlog import EventLog
 from distillguard.gateway.identity import Identity
+from distillguard.gateway.otel import SpanExport
 from distillguard.gateway.policy import Decision, Policy
-from distillguard.gateway.refusals import refusal
+from distillguard.gateway.refusals import REFUSING, refusal, refused_by
 from distillguard.gateway.stream import (
     EventSplitter,
     StreamRecord,
@@ -144,6 +145,7 @@ class Gateway:
         self._id_prefix, self._ids = os.urandom(11).hex(), itertools.count()
         limits = cfg.limits
         self.upstream = Upstream(upstream, limits.upstream_timeout_s, limits.connect_timeout_s)
+        self.spans = SpanExport(cfg.otel) if cfg.otel.enabled else None
 
     def app(self) -> ASGIApp:
         from distillguard.gateway.admin import admin_routes
@@ -175,6 +177,8 @@ class Gateway:
     async def close(self) -> None:
         await self.upstream.close()
         self.log.close()
+        if self.spans is not None:
+            self.spans.close()  # sends what is queued
 
     async def healthz(self, request: Request) -> Response:
         return JSONResponse({"status": "ok", "log": str(self.log.path)})
@@ -231,7 +235,7 @@ class Gateway:
                 "error",
             )
         call.decision = decision
-        if decision.action in ("throttle", "challenge", "block"):
+        if decision.action in REFUSING:
             return self._refuse_by(call, decision)
         degrade = decision.action == "degrade"
         content = raw
@@ -376,31 +380,11 @@ class Gateway:
 
     def _refuse_by(self, call: Call, decision: Decision) -> Response:
         self.metrics.count(decision.action)
+        status, code, message = refused_by(decision.action, decision.retry_after)
+        response = self._refuse(call, status, code, message, decision.action)
         if decision.action == "throttle":
-            response = self._refuse(
-                call,
-                429,
-                "rate_limited",
-                f"too many requests; retry after {decision.retry_after} s",
-                decision.action,
-            )
             response.headers["retry-after"] = str(decision.retry_after)
-            return response
-        if decision.action == "challenge":
-            return self._refuse(
-                call,
-                403,
-                "verification_required",
-                "this account must complete verification before further use; contact support",
-                decision.action,
-            )
-        return self._refuse(
-            call,
-            403,
-            "account_blocked",
-            "this account is blocked for violating the usage policy",
-            decision.action,
-        )
+        return response
 
     def _refuse(self, call: Call, status: int, code: str, message: str, action: str) -> Response:
         if call.decision is None:
@@ -411,7 +395,13 @@ class Gateway:
 
     def _record(self, call: Call, status: int, response: dict[str, Any] | None) -> None:
         self._observe(call)  # refused, or the model server failed before it could be done
-        self.log.append(event_of(call, status, response, self.keep_text, self._clock.now()))
+        event = event_of(call, status, response, self.keep_text, self._clock.now())
+        self.log.append(event)
+        if self.spans is not None:
+            try:
+                self.spans.export(event)
+            except Exception:  # the log has the request; a span is only a copy
+                self.metrics.upstream_errors.labels("otel_export").inc()
         self.metrics.duration.observe(time.perf_counter() - call.started)
 
 

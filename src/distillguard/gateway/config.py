@@ -51,6 +51,15 @@ class LogSettings(msgspec.Struct, forbid_unknown_fields=True):
     retention: Literal["full", "derived"] = "full"
 
 
+class OtelSettings(msgspec.Struct, forbid_unknown_fields=True):
+    enabled: bool = False
+    endpoint: str = "http://127.0.0.1:4318/v1/traces"
+    headers: dict[str, str] = msgspec.field(default_factory=dict)
+    service_name: str = "distillguard-gateway"
+    timeout_s: float = 10.0
+    max_queue: int = 20_000
+
+
 class GatewayConfig(msgspec.Struct, forbid_unknown_fields=True):
     version: int = 1
     actions: dict[str, Action] = msgspec.field(
@@ -68,6 +77,7 @@ class GatewayConfig(msgspec.Struct, forbid_unknown_fields=True):
     limits: Limits = msgspec.field(default_factory=Limits)
     on_detector_error: Literal["open", "closed"] = "open"
     log: LogSettings = msgspec.field(default_factory=LogSettings)
+    otel: OtelSettings = msgspec.field(default_factory=OtelSettings)
     manual_verdicts: str | None = None  # default: LOG_DIR-manual-verdicts.json beside the log
 
 

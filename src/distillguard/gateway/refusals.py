@@ -4,6 +4,11 @@
 'permission_error'
 >>> refusal("/v1/chat/completions", 429, "rate_limited", "slow down")["error"]["code"]
 'rate_limited'
+
+Every enforcement point (the gateway, the LiteLLM plugin) refuses an action the same way:
+
+>>> refused_by("throttle", 12)
+(429, 'rate_limited', 'too many requests; retry after 12 s')
 """
 
 from __future__ import annotations
@@ -19,6 +24,24 @@ _ANTHROPIC_TYPES = {
     503: "overloaded_error",
     504: "api_error",
 }
+
+
+_BY_ACTION = {
+    "throttle": (429, "rate_limited", "too many requests; retry after {wait} s"),
+    "challenge": (
+        403,
+        "verification_required",
+        "this account must complete verification before further use; contact support",
+    ),
+    "block": (403, "account_blocked", "this account is blocked for violating the usage policy"),
+}
+REFUSING = frozenset(_BY_ACTION)  # the actions that answer instead of the model
+
+
+def refused_by(action: str, retry_after: int = 0) -> tuple[int, str, str]:
+    """Status, error code and message for a refusing action (throttle, challenge, block)."""
+    status, code, message = _BY_ACTION[action]
+    return status, code, message.format(wait=retry_after)
 
 
 def refusal(path: str, status: int, code: str, message: str) -> dict[str, Any]:
