@@ -53,7 +53,7 @@ class Proxy:
         )
         assert r.status_code == 200, r.text
 
-    def events(self, user: str) -> list[dict[str, Any]]:
+    def events(self, user: str, at_least: int = 1) -> list[dict[str, Any]]:
         """The plugin's events for a user, waiting a moment for the last to be written."""
         deadline = time.monotonic() + 5
         while True:
@@ -63,7 +63,7 @@ class Proxy:
                 for e in map(json.loads, p.read_text().splitlines())
                 if e["account_id"] == user
             ]
-            if found or time.monotonic() > deadline:
+            if len(found) >= at_least or time.monotonic() > deadline:
                 return found
             time.sleep(0.05)
 
@@ -142,6 +142,19 @@ def test_allowed_calls_pass_and_are_logged_as_contract_events(proxy: Proxy) -> N
     assert event["gateway"]["action"] == "allow"
 
 
+def test_a_client_cannot_choose_its_request_ids(proxy: Proxy) -> None:
+    """LiteLLM takes litellm_call_id from the client: repeating one must not make later calls
+    look like duplicates of the first to ingest."""
+    client = proxy.client("gina")
+    for _ in range(2):
+        client.chat.completions.create(
+            model="mock-1", messages=MSG, extra_headers={"x-litellm-call-id": "same-id"}
+        )
+    events = proxy.events("gina", 2)
+    assert len({e["request_id"] for e in events}) == 2
+    assert [e["litellm"].get("call_id") for e in events] == ["same-id", "same-id"]
+
+
 def test_a_block_set_through_the_admin_api_refuses_plain_and_streamed(proxy: Proxy) -> None:
     client = proxy.client("bob")
     assert client.chat.completions.create(model="mock-1", messages=MSG).choices
@@ -152,7 +165,7 @@ def test_a_block_set_through_the_admin_api_refuses_plain_and_streamed(proxy: Pro
     with pytest.raises(openai.PermissionDeniedError, match="blocked"):
         for _ in client.chat.completions.create(model="mock-1", messages=MSG, stream=True):
             pass
-    statuses = [e["status"] for e in proxy.events("bob")]
+    statuses = [e["status"] for e in proxy.events("bob", 3)]
     assert statuses == [200, 403, 403]
     proxy.set_verdict("bob", None)
     time.sleep(1.1)
@@ -175,7 +188,7 @@ def test_a_watched_team_gets_answers_without_reasoning(proxy: Proxy) -> None:
             reasoning += getattr(chunk.choices[0].delta, "reasoning_content", None) or ""
     assert text == ANSWER
     assert reasoning == ""
-    events = proxy.events("carol")
+    events = proxy.events("carol", 3)
     assert [e["gateway"]["action"] for e in events] == ["allow", "degrade", "degrade"]
     assert "team:blue" in events[1]["gateway"]["why"]
     proxy.set_verdict("team:blue", None)
@@ -240,7 +253,48 @@ def test_a_throttled_key_gets_429_with_retry_after(tmp_path: Path) -> None:
     assert int(refused.value.headers["retry-after"]) >= 1
     assert "retry after" in refused.value.message
     (event,) = [json.loads(x) for p in (tmp_path / "log").glob("*.jsonl") for x in p.open()]
-    assert event["request_id"] == "call-2"
+    assert event["litellm"]["call_id"] == "call-2"
     assert (event["account_id"], event["status"]) == ("frank", 429)
     assert event["gateway"]["action"] == "throttle"
     assert "key:hash-9" in event["gateway"]["why"]
+
+
+def test_degrading_keeps_what_litellm_made_of_the_call() -> None:
+    """Only the fields degrading touches change in LiteLLM's request, and a stripped response
+    keeps the hidden parameters LiteLLM reads after the hook."""
+    from litellm.types.utils import ModelResponse
+
+    from distillguard.gateway.litellm_guard import _degrade_in_place, _strip_in_place
+
+    data: dict[str, Any] = {
+        "model": "alias-resolved",  # LiteLLM's, not the client's
+        "messages": [{"role": "user", "content": "[MASKED]"}],
+        "max_tokens": 9000,
+        "logprobs": True,
+        "thinking": {"type": "enabled", "budget_tokens": 8000},
+    }
+    _degrade_in_place(data, 512, "/v1/chat/completions")
+    assert data == {
+        "model": "alias-resolved",
+        "messages": [{"role": "user", "content": "[MASKED]"}],
+        "max_tokens": 512,
+    }
+    response = ModelResponse(
+        choices=[
+            {
+                "index": 0,
+                "message": {
+                    "role": "assistant",
+                    "content": "42",
+                    "reasoning_content": "six sevens",
+                    "thinking_blocks": [{"type": "thinking", "thinking": "six sevens"}],
+                },
+            }
+        ]
+    )
+    response._hidden_params = {"response_cost": 0.01}
+    _strip_in_place(response, "message")
+    dumped = json.dumps(response.model_dump())
+    assert "six sevens" not in dumped
+    assert response.choices[0].message.content == "42"
+    assert response._hidden_params == {"response_cost": 0.01}

@@ -157,3 +157,25 @@ def test_an_unreachable_collector_costs_no_request(tmp_path: Path) -> None:
                 assert client.chat.completions.create(model="mock-1", messages=MSG).choices
     logged = [x for p in (tmp_path / "log").glob("*.jsonl") for x in p.open()]
     assert len(logged) == 3
+
+
+def test_spans_of_a_log_without_text_still_carry_the_request_parameters(
+    collector: tuple[Collector, str], tmp_path: Path
+) -> None:
+    found, url = collector
+    cfg = load_gateway_config()
+    cfg.log.retention = "derived"
+    cfg.otel.enabled, cfg.otel.endpoint, cfg.otel.max_queue = True, url + "/v1/traces", 10
+    with serving(mock_app()) as model:
+        gateway = Gateway(model, cfg, None, None, tmp_path / "log")
+        with serving(gateway.app()) as gw:
+            client = openai.OpenAI(base_url=gw + "/v1", api_key="sk-x", max_retries=0)
+            client.chat.completions.create(model="mock-1", messages=MSG, max_tokens=70)
+            assert gateway.spans is not None
+            assert gateway.spans.flush()
+    (span,) = found.spans()
+    attrs = _attrs(span)
+    assert attrs["gen_ai.request.max_tokens"] == "70"
+    assert attrs["gen_ai.response.model"]
+    (event,) = [json.loads(x) for p in (tmp_path / "log").glob("*.jsonl") for x in p.open()]
+    assert event["request"] == {}  # the log kept no body; the span only its parameters

@@ -40,6 +40,7 @@ from distillguard.contract.body import view_request
 from distillguard.gateway.call import Call, Clock, event_of
 from distillguard.gateway.config import GatewayConfig
 from distillguard.gateway.degrade import StreamStripper, degrade_request, strip_response
+from distillguard.gateway.encoding import TooLarge, Unsupported, decode_body
 from distillguard.gateway.eventlog import EventLog
 from distillguard.gateway.identity import Identity
 from distillguard.gateway.otel import SpanExport
@@ -112,6 +113,11 @@ class _Metrics:
             "Whole request, upstream included",
             registry=self.registry,
         )
+        self.span_errors = Counter(
+            "distillguard_gateway_span_errors",
+            "Request spans that could not be queued for OTLP export",
+            registry=self.registry,
+        )
         self._by_action: dict[str, Counter] = {}
 
     def count(self, action: str) -> None:
@@ -172,6 +178,7 @@ class Gateway:
             else:
                 await own(scope, receive, send)
 
+        gateway.distillguard_gateway = self  # type: ignore[attr-defined]  # for local.serving
         return gateway
 
     async def close(self) -> None:
@@ -224,6 +231,25 @@ class Gateway:
         except _ClientGone:
             self._record(call, 499, None)  # the attempt is still a fact; nobody to answer
             return None
+        except TimeoutError:
+            limit_s = self.cfg.limits.body_timeout_s
+            response = self._refuse(
+                call, 408, "request_timeout", f"request body not sent within {limit_s:g} s", "allow"
+            )
+            response.headers["connection"] = "close"
+            return response
+        encoding = headers.get("content-encoding", "identity").strip().lower()
+        if encoding not in ("", "identity"):
+            if self.cfg.limits.compressed_bodies == "refuse":
+                return self._refuse(
+                    call, 415, "unsupported_encoding", "send the request body uncompressed", "allow"
+                )
+            try:  # forwarded decoded: what the model server reads is what was checked
+                raw = decode_body(raw, encoding, self.cfg.limits.max_body_bytes)
+            except TooLarge as exc:
+                return self._refuse(call, 413, "request_too_large", f"request body {exc}", "allow")
+            except Unsupported as exc:
+                return self._refuse(call, 415, "unsupported_encoding", str(exc), "allow")
         call.body = _json_object(raw)
         decision = self._decide(call)
         if decision is None:
@@ -288,17 +314,18 @@ class Gateway:
         if declared and declared.isdigit() and int(declared) > limit:
             raise _BodyTooLarge
         chunks, size = [], 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise _ClientGone
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                raise _BodyTooLarge
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                return b"".join(chunks)
+        async with asyncio.timeout(self.cfg.limits.body_timeout_s):
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise _ClientGone
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > limit:
+                    raise _BodyTooLarge
+                chunks.append(chunk)
+                if not message.get("more_body", False):
+                    return b"".join(chunks)
 
     def _decide(self, call: Call) -> Decision | None:
         """The action for this request. With ``on_detector_error: closed`` its signals are read
@@ -399,9 +426,9 @@ class Gateway:
         self.log.append(event)
         if self.spans is not None:
             try:
-                self.spans.export(event)
+                self.spans.export(event, call.body, response)
             except Exception:  # the log has the request; a span is only a copy
-                self.metrics.upstream_errors.labels("otel_export").inc()
+                self.metrics.span_errors.inc()
         self.metrics.duration.observe(time.perf_counter() - call.started)
 
 

@@ -61,15 +61,17 @@ def serve_command(
         gateway = Gateway(upstream, cfg, results, admin_token, log_dir)
     except ConfigError as exc:
         raise fail(str(exc)) from None
+    from distillguard.gateway.server import server_options
+
     uvicorn.run(
         gateway.app(),
         host=host,
         port=port,
         log_level="warning",
         access_log=False,
-        loop="auto",
-        http="auto",
-    )  # uvloop and httptools where installed: faster
+        loop="auto",  # uvloop where installed: faster
+        **server_options(cfg.limits),  # httptools, with header timeouts and limits
+    )
 
 
 def mock_model_command(

@@ -40,6 +40,12 @@ class Online(msgspec.Struct, forbid_unknown_fields=True):
 
 class Limits(msgspec.Struct, forbid_unknown_fields=True):
     max_body_bytes: int = 10 << 20
+    compressed_bodies: Literal["decode", "refuse"] = "decode"
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 60.0
+    max_header_bytes: int = 64 << 10
+    max_headers: int = 100
+    connections_per_address: int = 256
     upstream_timeout_s: float = 600.0
     connect_timeout_s: float = 10.0
 

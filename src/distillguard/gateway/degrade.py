@@ -18,8 +18,10 @@ from __future__ import annotations
 from typing import Any
 
 _THINKING_BLOCKS = frozenset({"thinking", "redacted_thinking"})
-_REASONING_FIELDS = ("reasoning_content", "reasoning", "reasoning_details")
+# LiteLLM adds its own spellings: thinking_blocks (Anthropic's thinking, on chat completions).
+REASONING_FIELDS = ("reasoning_content", "reasoning", "reasoning_details", "thinking_blocks")
 _LENGTH_FIELDS = ("max_tokens", "max_completion_tokens", "max_output_tokens")
+DEGRADED_FIELDS = (*_LENGTH_FIELDS, "n", "logprobs", "top_logprobs", "thinking")  # all it touches
 
 
 def degrade_request(body: dict[str, Any], max_tokens: int, path: str = "") -> dict[str, Any]:
@@ -70,7 +72,7 @@ def _strip_choice(choice: Any, key: str) -> Any:
         out["logprobs"] = None
     message = out.get(key)
     if isinstance(message, dict):
-        out[key] = {k: v for k, v in message.items() if k not in _REASONING_FIELDS}
+        out[key] = {k: v for k, v in message.items() if k not in REASONING_FIELDS}
     return out
 
 

@@ -44,7 +44,12 @@ from distillguard.formats.litellm import account_of, client_address, endpoint_of
 from distillguard.gateway.app import manual_verdicts_path
 from distillguard.gateway.call import Call, Clock, event_of
 from distillguard.gateway.config import GatewayConfig, load_gateway_config
-from distillguard.gateway.degrade import StreamStripper, degrade_request, strip_response
+from distillguard.gateway.degrade import (
+    DEGRADED_FIELDS,
+    REASONING_FIELDS,
+    degrade_request,
+    strip_response,
+)
 from distillguard.gateway.eventlog import EventLog
 from distillguard.gateway.policy import Decision, Policy
 from distillguard.gateway.refusals import REFUSING, refused_by
@@ -56,8 +61,24 @@ _log = logging.getLogger("distillguard.litellm")
 _encode = msgspec.json.Encoder(enc_hook=lambda obj: None).encode  # their objects: null
 _decode = msgspec.json.decode
 SEVERITY = {"allow": 0, "degrade": 1, "throttle": 2, "challenge": 3, "block": 4}
-_MAX_PENDING = 100_000  # calls between their hooks; the oldest go first if a hook never came
-_INTERNAL_KEYS = ("metadata", "proxy_server_request", "secret_fields", "user_api_key_dict")
+_MAX_PENDING = 10_000  # calls between their hooks, each with its body
+_ID_KEY = "distillguard_request_id"
+_INTERNAL_KEYS = frozenset(
+    {"metadata", "litellm_metadata", "proxy_server_request", "secret_fields", "user_api_key_dict",
+     "api_key", "api_base", "headers", "extra_headers", "provider_specific_header"}
+)  # fmt: skip
+_SECRET_PARTS = ("secret", "credential", "password", "authorization", "api_key", "token_")
+
+
+def _metadata(data: dict[str, Any]) -> dict[str, Any]:
+    """LiteLLM's own bag on a request (``metadata``, or ``litellm_metadata`` on some routes):
+    never sent to the model."""
+    for name in ("metadata", "litellm_metadata"):
+        bag = data.get(name)
+        if isinstance(bag, dict):
+            return bag
+    bag = data["metadata"] = {}
+    return bag
 
 
 def _plain(value: dict[str, Any]) -> dict[str, Any]:
@@ -96,7 +117,9 @@ class Enforcer:
             {
                 k: v
                 for k, v in (sent if isinstance(sent, dict) else data).items()
-                if k not in _INTERNAL_KEYS and not k.startswith("litellm_")
+                if k not in _INTERNAL_KEYS
+                and not k.startswith("litellm_")
+                and not any(part in k for part in _SECRET_PARTS)
             }
         )
         team = team_id or meta.get("user_api_key_team_id")
@@ -108,13 +131,18 @@ class Enforcer:
             "ip": client_address(meta.get("requester_ip_address")),
             "user_agent": meta.get("user_agent") or headers.get("user-agent"),
         }
-        request_id = data.get("litellm_call_id")
-        if not isinstance(request_id, str) or not request_id:
-            request_id = f"litellm_{self._prefix}{next(self._ids):010x}"
+        # Our own id: LiteLLM takes litellm_call_id from a client's x-litellm-call-id header, and
+        # a client that repeats one would pass its calls off as duplicates of the first.
+        request_id = f"litellm_{self._prefix}{next(self._ids):010x}"
         extra: dict[str, Any] = {}
         if org := meta.get("user_api_key_org_id"):
             extra["org_id"] = str(org)
-        litellm = {"team_id": team, "end_user": end_user, "call_type": call_type}
+        litellm = {
+            "team_id": team,
+            "end_user": end_user,
+            "call_type": call_type,
+            "call_id": data.get("litellm_call_id"),
+        }
         extra["litellm"] = {k: str(v) for k, v in litellm.items() if v}
         call = Call(
             time.perf_counter(),
@@ -127,10 +155,25 @@ class Enforcer:
             extra=extra,
         )
         call.decision = self.decide(call, team, key, end_user)
-        self.pending[request_id] = call
-        if len(self.pending) > _MAX_PENDING:
-            self.pending.popitem(last=False)
         return call
+
+    def hold(self, call: Call, data: dict[str, Any]) -> None:
+        """Keep a call until its response hook, its id in LiteLLM's metadata for that hook.
+        Calls whose hook never came (a stream nobody read) are logged as unfinished (499) once
+        older than the upstream timeout, or when too many wait."""
+        _metadata(data)[_ID_KEY] = call.request_id
+        self.pending[call.request_id] = call
+        now = time.perf_counter()
+        too_old = now - self.cfg.limits.upstream_timeout_s - 60
+        while self.pending:
+            first = next(iter(self.pending.values()))
+            if first.started > too_old and len(self.pending) <= _MAX_PENDING:
+                break
+            self.finish(first.request_id, 499, None)
+
+    def held(self, data: Any) -> Call | None:
+        meta = _metadata(data) if isinstance(data, dict) else {}
+        return self.pending.get(meta.get(_ID_KEY) or "")
 
     def decide(self, call: Call, team: Any, key: Any, end_user: Any) -> Decision:
         """The most severe action among the account's and its team's, key's and end user's."""
@@ -209,34 +252,52 @@ class DistillguardGuardrail(CustomGuardrail):  # type: ignore[misc]  # LiteLLM i
         super().__init__(**kwargs)
 
     def should_run_guardrail(self, data: Any, event_type: Any) -> bool:
-        # A key's or team's own settings must not switch enforcement off for itself.
-        return True
+        # Model calls only (not MCP tools, not logging-only passes). A key's or team's own
+        # guardrail settings must not switch enforcement off for itself: hence no opt-out.
+        return str(getattr(event_type, "value", event_type)) in ("pre_call", "post_call")
 
     async def async_pre_call_hook(
         self, user_api_key_dict: Any, cache: Any, data: dict[str, Any], call_type: Any
     ) -> dict[str, Any]:
         enforcer = self.enforcer
-        call = enforcer.begin(
-            data,
-            str(getattr(call_type, "value", call_type) or ""),
-            getattr(user_api_key_dict, "user_id", None),
-            getattr(user_api_key_dict, "team_id", None),
-            getattr(user_api_key_dict, "api_key", None),
-        )
+        try:
+            call = enforcer.begin(
+                data,
+                str(getattr(call_type, "value", call_type) or ""),
+                getattr(user_api_key_dict, "user_id", None),
+                getattr(user_api_key_dict, "team_id", None),
+                getattr(user_api_key_dict, "api_key", None),
+            )
+        except Exception as exc:  # never why a customer's call is lost, unless told to be
+            _log.error("distillguard: call not checked: %r", exc)
+            if enforcer.cfg.on_detector_error == "closed":
+                raise ProxyException(
+                    "the request could not be checked; try again", "detector_unavailable", None, 503
+                ) from None
+            return data
+        # A batch file's records are checked here too, but served elsewhere: no call to log.
+        served = bool(data.get("litellm_call_id"))
         decision = call.decision
         assert decision is not None
-        if decision.action == "error":
-            enforcer.finish(call.request_id, 503, None)
-            raise ProxyException(
-                "the request could not be checked; try again", "detector_unavailable", None, 503
-            )
-        if decision.action in REFUSING:
-            status, code, message = refused_by(decision.action, decision.retry_after)
-            enforcer.finish(call.request_id, status, None)
+        if decision.action == "error" or decision.action in REFUSING:
+            if decision.action == "error":
+                status, code = 503, "detector_unavailable"
+                message = "the request could not be checked; try again"
+            else:
+                status, code, message = refused_by(decision.action, decision.retry_after)
+            if served:
+                enforcer.pending[call.request_id] = call
+                enforcer.finish(call.request_id, status, None)
             headers = {"retry-after": str(decision.retry_after)} if decision.retry_after else {}
             raise ProxyException(message, code, None, status, headers=headers)
+        if not served:
+            return data
+        enforcer.hold(call, data)
         if decision.action == "degrade":
-            data.update(degrade_request(call.body, self.enforcer.cfg.degrade.max_tokens, call.path))
+            try:
+                _degrade_in_place(data, enforcer.cfg.degrade.max_tokens, call.path)
+            except Exception as exc:
+                _log.error("distillguard: call %s not degraded: %r", call.request_id, exc)
         if not call.observed:  # while LiteLLM waits for the model
             asyncio.get_running_loop().call_soon(enforcer.observe, call)
         return data
@@ -244,40 +305,42 @@ class DistillguardGuardrail(CustomGuardrail):  # type: ignore[misc]  # LiteLLM i
     async def async_post_call_success_hook(
         self, data: dict[str, Any], user_api_key_dict: Any, response: Any
     ) -> Any:
-        call = self.enforcer.pending.get(data.get("litellm_call_id") or "")
+        call = self.enforcer.held(data)
         if call is None:
             return None
-        dump = getattr(response, "model_dump", None)
-        answer = dump() if callable(dump) else response
-        replaced = None
-        if call.decision is not None and call.decision.action == "degrade" and answer:
-            answer = strip_response(answer)
-            if isinstance(response, ModelResponse):
-                replaced = ModelResponse(**answer)
-        self.enforcer.finish(call.request_id, 200, answer if isinstance(answer, dict) else None)
+        replaced, answer = None, None
+        try:
+            degrade = call.decision is not None and call.decision.action == "degrade"
+            if isinstance(response, dict):
+                answer = strip_response(response) if degrade else response
+                replaced = answer if degrade else None
+            else:
+                if degrade and isinstance(response, ModelResponse):
+                    _strip_in_place(response, "message")
+                dump = getattr(response, "model_dump", None)
+                answer = dump() if callable(dump) else None
+        except Exception as exc:
+            _log.error("distillguard: response of %s not read: %r", call.request_id, exc)
+        self.enforcer.finish(call.request_id, 200, answer)
         return replaced
 
     async def async_post_call_streaming_iterator_hook(
         self, user_api_key_dict: Any, response: Any, request_data: dict[str, Any]
     ) -> Any:
-        call = self.enforcer.pending.get(request_data.get("litellm_call_id") or "")
+        call = self.enforcer.held(request_data)
         degrade = (
             call is not None and call.decision is not None and call.decision.action == "degrade"
         )
-        stripper, record, status = StreamStripper(), StreamRecord(), 200
+        record, status = StreamRecord(), 200
         try:
             async for chunk in response:
-                if call is None or not isinstance(chunk, ModelResponseStream):
-                    yield chunk
-                    continue
-                data = chunk.model_dump()
-                record.add(data)
-                if degrade:
-                    kept = stripper.event(data)
-                    if kept is None:
-                        continue
-                    if kept != data:
-                        chunk = ModelResponseStream(**kept)
+                if call is not None and isinstance(chunk, ModelResponseStream):
+                    try:
+                        if degrade:
+                            _strip_in_place(chunk, "delta")
+                        record.add(_chunk_fields(chunk))
+                    except Exception as exc:  # the chunk goes on as it came
+                        _log.error("distillguard: chunk of %s not read: %r", call.request_id, exc)
                 yield chunk
         except (asyncio.CancelledError, GeneratorExit):
             status = 499
@@ -296,6 +359,9 @@ class DistillguardGuardrail(CustomGuardrail):  # type: ignore[misc]  # LiteLLM i
         user_api_key_dict: Any,
         traceback_str: str | None = None,
     ) -> None:
+        call = self.enforcer.held(request_data)
+        if call is None:  # refused here, or not held
+            return
         status = getattr(original_exception, "status_code", None) or getattr(
             original_exception, "code", None
         )
@@ -303,6 +369,50 @@ class DistillguardGuardrail(CustomGuardrail):  # type: ignore[misc]  # LiteLLM i
             code = int(status)  # type: ignore[arg-type]
         except (TypeError, ValueError):
             code = 500
-        self.enforcer.finish(
-            request_data.get("litellm_call_id"), code if code >= 400 else 500, None
-        )
+        self.enforcer.finish(call.request_id, code if code >= 400 else 500, None)
+
+
+def _degrade_in_place(data: dict[str, Any], max_tokens: int, path: str) -> None:
+    """Degrade the request LiteLLM will send, field by field: the rest of ``data`` holds what
+    LiteLLM and other guardrails made of the body (aliases, masking), which must stay."""
+    before = {k: data[k] for k in DEGRADED_FIELDS if k in data}
+    after = degrade_request(before, max_tokens, path)
+    for name in before.keys() - after.keys():
+        del data[name]
+    data.update(after)
+
+
+def _strip_in_place(response: Any, part: str) -> None:
+    """Reasoning out of a LiteLLM response or chunk, in place: a rebuilt one would lose the
+    hidden parameters LiteLLM reads after the hook (cost and rate-limit headers)."""
+    for choice in getattr(response, "choices", None) or []:
+        if getattr(choice, "logprobs", None) is not None:
+            choice.logprobs = None
+        message = getattr(choice, part, None)
+        if message is None:
+            continue
+        for name in REASONING_FIELDS:
+            if getattr(message, name, None) is not None:
+                try:
+                    delattr(message, name)
+                except AttributeError:
+                    setattr(message, name, None)
+        extra = getattr(message, "provider_specific_fields", None)
+        if isinstance(extra, dict):
+            for name in REASONING_FIELDS:
+                extra.pop(name, None)
+
+
+def _chunk_fields(chunk: Any) -> dict[str, Any]:
+    """What StreamRecord reads of a chunk, without dumping the whole model."""
+    usage = getattr(chunk, "usage", None)
+    dump = getattr(usage, "model_dump", None)
+    return {
+        "id": chunk.id,
+        "model": chunk.model,
+        "choices": [
+            {"delta": {"content": getattr(getattr(c, "delta", None), "content", None)}}
+            for c in chunk.choices or []
+        ],
+        "usage": dump() if callable(dump) else None,
+    }

@@ -21,10 +21,18 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(app: Any) -> Iterator[str]:
-    """Run an ASGI app with uvicorn in a thread; yields its base URL."""
+def serving(app: Any, **options: Any) -> Iterator[str]:
+    """Run an ASGI app with uvicorn in a thread; yields its base URL. A gateway's app is served
+    as ``serve`` serves it (``server.py``: header timeouts and limits)."""
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    gateway = getattr(app, "distillguard_gateway", None)
+    if gateway is not None and not options:
+        from distillguard.gateway.server import server_options
+
+        options = server_options(gateway.cfg.limits)
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", **options
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

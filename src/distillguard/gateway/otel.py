@@ -43,15 +43,18 @@ def operation_of(endpoint: str) -> str:
     return "chat"
 
 
-def attributes_of(event: dict[str, Any]) -> dict[str, Any]:
-    """A contract event's span attributes (only those with a value).
+def attributes_of(
+    event: dict[str, Any], request: dict[str, Any] | None = None, response: Any = None
+) -> dict[str, Any]:
+    """A contract event's span attributes (only those with a value). ``request`` and
+    ``response`` are the bodies, for a log that keeps only derived columns.
 
     >>> attributes_of({"endpoint": "/v1/chat/completions", "model": "m", "account_id": "a",
     ...                "status": 200, "request": {"max_tokens": 5}})["gen_ai.request.max_tokens"]
     5
     """
-    request = event.get("request") or {}
-    response = event.get("response") or {}
+    request = request or event.get("request") or {}
+    response = response or event.get("response") or {}
     usage = event.get("usage") or {}
     client = event.get("client") or {}
     decision = event.get("gateway") or {}
@@ -107,16 +110,21 @@ class SpanExport:
         exporter = OTLPSpanExporter(
             endpoint=settings.endpoint, headers=dict(settings.headers), timeout=settings.timeout_s
         )
+        queue = max(1, settings.max_queue)
         self.provider.add_span_processor(
-            BatchSpanProcessor(exporter, max_queue_size=settings.max_queue)
+            BatchSpanProcessor(
+                exporter, max_queue_size=queue, max_export_batch_size=min(512, queue)
+            )
         )
         self.tracer = self.provider.get_tracer("distillguard.gateway")
 
-    def export(self, event: dict[str, Any]) -> None:
+    def export(
+        self, event: dict[str, Any], request: dict[str, Any] | None = None, response: Any = None
+    ) -> None:
         """Queue a span for an event just logged: it ended now, and began its latency ago."""
         end = time.time_ns()
         start = end - int(float(event.get("latency_ms") or 0.0) * 1e6)
-        attrs = attributes_of(event)
+        attrs = attributes_of(event, request, response if isinstance(response, dict) else None)
         name = f"{attrs['gen_ai.operation.name']} {event.get('model') or ''}".rstrip()
         span = self.tracer.start_span(name, kind=self._kind, attributes=attrs, start_time=start)
         status = event.get("status")
