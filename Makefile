@@ -6,7 +6,7 @@ SAMPLE := src/distillguard/data/sample
 export UV_SYSTEM_CERTS ?= 1
 DEMO := .demo
 
-.PHONY: setup java demo console test lint typecheck bench schemas meaning clean
+.PHONY: setup java redis demo console test lint typecheck bench schemas meaning clean
 
 setup:
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -58,6 +58,15 @@ java:
 		|| { $$SUDO apt-get update -q >/dev/null && \
 		     $$SUDO apt-get install -y -q --no-install-recommends openjdk-17-jre-headless >/dev/null; }; }
 
+# The gateway's shared-state tests start a real Valkey or Redis server: Debian's, when missing.
+redis:
+	@command -v valkey-server >/dev/null 2>&1 || command -v redis-server >/dev/null 2>&1 || { \
+		echo "installing a Redis server for the gateway's shared-state tests (redis-server)"; \
+		SUDO=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+		$$SUDO apt-get install -y -q --no-install-recommends redis-server >/dev/null \
+		|| { $$SUDO apt-get update -q >/dev/null && \
+		     $$SUDO apt-get install -y -q --no-install-recommends redis-server >/dev/null; }; }
+
 lint: setup
 	$(UV) run ruff check src tests bench
 	$(UV) run ruff format --check src tests bench
@@ -65,7 +74,7 @@ lint: setup
 typecheck: setup
 	$(UV) run mypy
 
-test: lint typecheck java
+test: lint typecheck java redis
 	$(UV) run pytest
 
 bench: setup

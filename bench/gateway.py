@@ -19,6 +19,7 @@ below LiteLLM's; the plugin's cost is the difference between LiteLLM with it and
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -142,6 +143,30 @@ def litellm_proxy(upstream: str, plugin: bool = False) -> list[str]:
     return [*proxy, "--config", str(config), "--num_workers", "1"]
 
 
+ALL_CORES = 1 << 10  # not a core: not pinned
+
+
+@contextmanager
+def state_server() -> Iterator[str | None]:
+    """A Valkey/Redis server on core 0 for the shared-state runs, if one is installed."""
+    exe = shutil.which("valkey-server") or shutil.which("redis-server")
+    if exe is None:
+        print(
+            "no valkey-server or redis-server (make redis): shared state skipped", file=sys.stderr
+        )
+        yield None
+        return
+    port = free_port()
+    cmd = [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    proc = subprocess.Popen(cmd, preexec_fn=lambda: _pin(0), stdout=subprocess.DEVNULL)
+    time.sleep(0.5)
+    try:
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
 def percentiles(ms: list[float]) -> dict[str, float]:
     return {
         "p50": round(float(np.percentile(ms, 50)), 3),
@@ -178,6 +203,9 @@ def main() -> None:
     )
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--no-litellm", action="store_true")
+    parser.add_argument(
+        "--no-state", action="store_true", help="skip the runs on a shared state server"
+    )
     args = parser.parse_args()
     rates = [float(r) for r in args.rates.split(",")]
     OUT.mkdir(parents=True, exist_ok=True)
@@ -187,7 +215,8 @@ def main() -> None:
     model_port = free_port()
     model_cmd = [sys.executable, str(Path(__file__).parent / "http_load.py"), "upstream"]
     results: dict[str, Any] = {"bench": "gateway", "seconds": args.seconds}
-    with running([*model_cmd, str(model_port)], model_port, core=0):
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(running([*model_cmd, str(model_port)], model_port, core=0))
         upstream = f"http://127.0.0.1:{model_port}"
         results["direct"] = measure(model_port, rates, args.seconds, None)
         print("direct      ", json.dumps(results["direct"]))
@@ -195,13 +224,21 @@ def main() -> None:
         proxies: dict[str, list[str] | None] = {
             "distillguard": [*dg, "--log-dir", str(OUT / "log")]
         }
+        cores = {name: CORE for name in ("distillguard", "litellm", "litellm_plugin")}
+        state = stack.enter_context(state_server()) if not args.no_state else None
+        if state:  # issue #20: the shared state's cost, and what a second worker adds
+            proxies["distillguard_state"] = [*dg, "--state", state, "--log-dir", str(OUT / "log")]
+            cores["distillguard_state"] = CORE
+            two = [*dg, "--workers", "2", "--state", state, "--log-dir", str(OUT / "log")]
+            proxies["distillguard_2_workers"] = two
+            cores["distillguard_2_workers"] = ALL_CORES  # both cores, beside the sender
         if not args.no_litellm:
             proxies["litellm"] = litellm_proxy(upstream)
             proxies["litellm_plugin"] = litellm_proxy(upstream, plugin=True)
         for name, cmd in proxies.items():
             assert cmd is not None
             port = free_port()
-            with running([*cmd, "--port", str(port)], port, core=CORE) as proc:
+            with running([*cmd, "--port", str(port)], port, core=cores[name]) as proc:
                 through = measure(port, rates, args.seconds, proc)
             for rate in map(str, map(int, rates)):
                 base, via = results["direct"][rate], through[rate]

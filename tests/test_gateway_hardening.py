@@ -177,3 +177,43 @@ def test_a_body_that_stops_arriving_gets_408(upstream: str, tmp_path: Path) -> N
         sock.close()
     (event,) = _events(tmp_path / "log")
     assert event["status"] == 408
+
+
+def test_sigterm_lets_requests_in_flight_finish(upstream: str, tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import threading
+
+    from distillguard.gateway.local import free_port
+
+    port = free_port()
+    cmd = [sys.executable, "-m", "distillguard", "serve", "--upstream", upstream]
+    proc = subprocess.Popen([*cmd, "--port", str(port), "--log-dir", str(tmp_path / "log")])
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(url + "/healthz").status_code == 200:
+                break
+        except httpx.TransportError:
+            assert time.monotonic() < deadline, "the gateway did not start"
+            time.sleep(0.1)
+    answers: list[httpx.Response] = []
+    slow = {**BODY, "model": "slow"}  # the mock model server takes two seconds
+    worker = threading.Thread(
+        target=lambda: answers.append(
+            httpx.post(url + "/v1/chat/completions", json=slow, timeout=30)
+        )
+    )
+    worker.start()
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    worker.join()
+    assert proc.wait(timeout=30) in (
+        0,
+        -signal.SIGTERM,
+    )  # uvicorn re-raises the signal it drained on
+    assert answers[0].status_code == 200
+    assert answers[0].json()["choices"][0]["message"]["content"] == ANSWER
+    assert [e["status"] for e in _events(tmp_path / "log")] == [200]

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from distillguard.gateway.state import StateDown
 from distillguard.verdicts.config import VERDICTS, ConfigError
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ def admin_routes(gw: Gateway) -> list[Route]:
         return None
 
     async def manual(request: Request) -> Response:
-        return guard(request) or JSONResponse(gw.book.manual)
+        return guard(request) or JSONResponse(gw.book.in_force())
 
     async def one(request: Request) -> Response:
         if denied := guard(request):
@@ -44,7 +45,11 @@ def admin_routes(gw: Gateway) -> list[Route]:
         scope, key = request.path_params["scope"], request.path_params["key"]
         if scope not in _SCOPES:
             return JSONResponse({"error": f"scope must be one of {_SCOPES}"}, 404)
-        body: dict[str, Any] = {"scope": scope, "id": key, "manual": gw.book.manual[scope].get(key)}
+        body: dict[str, Any] = {
+            "scope": scope,
+            "id": key,
+            "manual": gw.book.in_force()[scope].get(key),
+        }
         if scope == "account":
             enforced, why = gw.book.lookup(key)
             action = gw.cfg.actions.get(enforced, "allow")
@@ -57,10 +62,13 @@ def admin_routes(gw: Gateway) -> list[Route]:
                 verdict = msgspec.json.decode(await request.body()).get("verdict")
             if verdict not in VERDICTS:
                 return JSONResponse({"error": f'send {{"verdict": one of {list(VERDICTS)}}}'}, 400)
+        value = None if verdict is None else str(verdict)
         try:
-            gw.book.set_manual(scope, key, None if verdict is None else str(verdict))
+            await gw.set_manual(scope, key, value)
         except ConfigError as exc:  # the file is broken: saving would lose what it holds
             return JSONResponse({"error": str(exc)}, 409)
+        except StateDown as exc:  # not set everywhere: say so rather than half-apply
+            return JSONResponse({"error": f"{exc}: verdict not set; try again"}, 503)
         return JSONResponse({**body, "manual": verdict})
 
     async def reload(request: Request) -> Response:

@@ -27,6 +27,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
 )
@@ -46,6 +47,7 @@ from distillguard.gateway.identity import Identity
 from distillguard.gateway.otel import SpanExport
 from distillguard.gateway.policy import Decision, Policy
 from distillguard.gateway.refusals import REFUSING, refusal, refused_by
+from distillguard.gateway.state import RedisState, StateDown, follow_shared_verdicts, shared_state
 from distillguard.gateway.stream import (
     EventSplitter,
     StreamRecord,
@@ -53,6 +55,7 @@ from distillguard.gateway.stream import (
     event_data,
 )
 from distillguard.gateway.upstream import Reply, Upstream, UpstreamError
+from distillguard.gateway.verdicts import Scope as VerdictScope
 from distillguard.gateway.verdicts import VerdictBook
 from distillguard.signals.request import score_request
 
@@ -118,6 +121,11 @@ class _Metrics:
             "Request spans that could not be queued for OTLP export",
             registry=self.registry,
         )
+        self.state_failures = Gauge(
+            "distillguard_gateway_state_failures",
+            "Shared-state operations that failed or were skipped while it was down",
+            registry=self.registry,
+        )
         self._by_action: dict[str, Counter] = {}
 
     def count(self, action: str) -> None:
@@ -141,7 +149,8 @@ class Gateway:
         self.log_dir = log_dir or Path(cfg.log.directory)
         self.log = EventLog(self.log_dir, cfg.log.segment_mb << 20, cfg.log.fsync)
         self.book = VerdictBook(results, manual_verdicts_path(cfg, self.log_dir))
-        self.policy = Policy(cfg, self.book)
+        self.state = shared_state(cfg)
+        self.policy = Policy(cfg, self.book, self.state)
         self.identity = Identity.from_config(cfg.identity.header, cfg.identity.keys)
         self.admin_token = admin_token
         self.metrics = _Metrics()
@@ -166,7 +175,9 @@ class Gateway:
 
         @contextlib.asynccontextmanager
         async def lifespan(app: Starlette) -> AsyncIterator[None]:
+            poll = asyncio.create_task(follow_shared_verdicts(self.state, self.book))
             yield
+            poll.cancel()
             await self.close()
 
         own = Starlette(routes=routes, lifespan=lifespan)
@@ -181,7 +192,24 @@ class Gateway:
         gateway.distillguard_gateway = self  # type: ignore[attr-defined]  # for local.serving
         return gateway
 
+    async def set_manual(self, scope: VerdictScope, key: str, verdict: str | None) -> None:
+        """Set (or lift) a manual verdict: in the file, and in the shared state when there is
+        one, so that every worker and host enforces it within a second."""
+        self.book.set_manual(scope, key, verdict)
+        if isinstance(self.state, RedisState):
+            try:
+                await self.state.set_manual(scope, key, verdict)
+            except Exception as exc:
+                raise StateDown(f"shared state unreachable ({type(exc).__name__})") from None
+            shared = dict(self.book.shared[scope])
+            if verdict is None:
+                shared.pop(key, None)
+            else:
+                shared[key] = verdict
+            self.book.shared = {**self.book.shared, scope: shared}
+
     async def close(self) -> None:
+        await self.state.close()
         await self.upstream.close()
         self.log.close()
         if self.spans is not None:
@@ -191,6 +219,7 @@ class Gateway:
         return JSONResponse({"status": "ok", "log": str(self.log.path)})
 
     async def metrics_endpoint(self, request: Request) -> Response:
+        self.metrics.state_failures.set(getattr(self.state, "failures", 0))
         return Response(generate_latest(self.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     def authorised(self, request: Request) -> bool:
@@ -251,7 +280,16 @@ class Gateway:
             except Unsupported as exc:
                 return self._refuse(call, 415, "unsupported_encoding", str(exc), "allow")
         call.body = _json_object(raw)
-        decision = self._decide(call)
+        decision = await self._decide(call)
+        if decision is not None and decision.action == "error":  # on_state_error: closed
+            call.decision = decision
+            return self._refuse(
+                call,
+                503,
+                "state_unavailable",
+                "the request could not be checked; try again",
+                "error",
+            )
         if decision is None:
             return self._refuse(
                 call,
@@ -327,14 +365,14 @@ class Gateway:
                 if not message.get("more_body", False):
                     return b"".join(chunks)
 
-    def _decide(self, call: Call) -> Decision | None:
+    async def _decide(self, call: Call) -> Decision | None:
         """The action for this request. With ``on_detector_error: closed`` its signals are read
         first, so that a detector error refuses it; otherwise the account's state so far
         decides, and the signals are read while the model server works (``_observe``)."""
         try:
             if self.cfg.on_detector_error == "closed":
                 self._observe(call, strict=True)
-            return self.policy.decide(call.account)
+            return await self.policy.decide(call.account)
         except Exception as exc:  # the detector must never be why a request is lost
             if self.cfg.on_detector_error == "closed":
                 return None

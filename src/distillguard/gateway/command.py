@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
+import msgspec
 import typer
 
 from distillguard.terminal import fail
@@ -41,6 +43,23 @@ def serve_command(
             help="Bearer token for the admin API; without one it is off.",
         ),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Processes serving the port; they count together (see --state), and each "
+            "writes its own log segments.",
+        ),
+    ] = 1,
+    state: Annotated[
+        str | None,
+        typer.Option(
+            envvar="DISTILLGUARD_STATE",
+            help="A Valkey or Redis server every worker and host shares (throttle buckets, "
+            "online windows, manual verdicts), e.g. redis://127.0.0.1:6379/0. Without it, the "
+            "workers of one host share a SQLite file beside the log.",
+        ),
+    ] = None,
 ) -> None:
     """Run the inline gateway in front of a model server.
 
@@ -50,28 +69,91 @@ def serve_command(
     contract event that `distillguard ingest` reads.
 
       distillguard serve --upstream http://127.0.0.1:8000 --results results/
+      distillguard serve --upstream ... --workers 4 --state redis://10.0.0.5:6379/0
     """
     import uvicorn
 
-    from distillguard.gateway.app import Gateway
     from distillguard.gateway.config import load_gateway_config
 
     try:
         cfg = load_gateway_config(config)
-        gateway = Gateway(upstream, cfg, results, admin_token, log_dir)
     except ConfigError as exc:
         raise fail(str(exc)) from None
-    from distillguard.gateway.server import server_options
-
+    if state:
+        cfg.state.url = state
+    if workers > 1 and not cfg.state.url:  # workers that count alone let N times a limit through
+        logs = log_dir or Path(cfg.log.directory)
+        cfg.state.url = f"sqlite:{logs.parent.resolve() / (logs.name + '-state.sqlite')}"
+    if cfg.state.url and not cfg.state.url.startswith("sqlite:") and not _reachable(cfg.state.url):
+        raise fail(f"--state {cfg.state.url}: no Valkey or Redis server answers there")
+    args = {
+        "upstream": upstream,
+        "config": cfg,
+        "results": str(results) if results else None,
+        "admin_token": admin_token,
+        "log_dir": str(log_dir) if log_dir else None,
+    }
+    os.environ[_WORKER_ARGS] = msgspec.json.encode(args).decode()
+    try:  # here, so that a bad setting fails the command, not each worker in turn
+        app = worker_app() if workers == 1 else None
+        if app is None:
+            _check(cfg, results, log_dir)
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
     uvicorn.run(
-        gateway.app(),
+        app or "distillguard.gateway.command:worker_app",
+        factory=app is None,
+        workers=workers if app is None else None,
         host=host,
         port=port,
         log_level="warning",
         access_log=False,
         loop="auto",  # uvloop where installed: faster
-        **server_options(cfg.limits),  # httptools, with header timeouts and limits
+        http="distillguard.gateway.server:Guarded",  # httptools, with header limits
+        timeout_graceful_shutdown=cfg.limits.shutdown_grace_s,
     )
+
+
+_WORKER_ARGS = "DISTILLGUARD_GATEWAY_WORKER"
+
+
+def worker_app() -> Any:
+    """The gateway app of one ``serve`` worker, from the arguments ``serve`` left for it."""
+    from distillguard.gateway.app import Gateway
+    from distillguard.gateway.config import GatewayConfig
+    from distillguard.gateway.server import Guarded
+
+    args = msgspec.json.decode(os.environ[_WORKER_ARGS])
+    cfg = msgspec.convert(args["config"], GatewayConfig)
+    Guarded.limits = cfg.limits
+    results, log_dir = args["results"], args["log_dir"]
+    gateway = Gateway(
+        args["upstream"],
+        cfg,
+        Path(results) if results else None,
+        args["admin_token"],
+        Path(log_dir) if log_dir else None,
+    )
+    return gateway.app()
+
+
+def _check(cfg: Any, results: Path | None, log_dir: Path | None) -> None:
+    """What a worker would refuse to start on: its identity keys and verdict files."""
+    from distillguard.gateway.app import manual_verdicts_path
+    from distillguard.gateway.identity import Identity
+    from distillguard.gateway.verdicts import VerdictBook
+
+    Identity.from_config(cfg.identity.header, cfg.identity.keys)
+    VerdictBook(results, manual_verdicts_path(cfg, log_dir or Path(cfg.log.directory)))
+
+
+def _reachable(url: str) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2).ping())
+    except Exception:
+        return False
 
 
 def mock_model_command(

@@ -46,6 +46,7 @@ class Limits(msgspec.Struct, forbid_unknown_fields=True):
     max_header_bytes: int = 64 << 10
     max_headers: int = 100
     connections_per_address: int = 256
+    shutdown_grace_s: int = 30
     upstream_timeout_s: float = 600.0
     connect_timeout_s: float = 10.0
 
@@ -55,6 +56,12 @@ class LogSettings(msgspec.Struct, forbid_unknown_fields=True):
     segment_mb: int = 256
     fsync: bool = False
     retention: Literal["full", "derived"] = "full"
+
+
+class StateSettings(msgspec.Struct, forbid_unknown_fields=True):
+    url: str | None = None  # redis://HOST:PORT/DB (Valkey or Redis); None: this process only
+    prefix: str = "distillguard:"
+    timeout_s: float = 0.05
 
 
 class OtelSettings(msgspec.Struct, forbid_unknown_fields=True):
@@ -82,6 +89,8 @@ class GatewayConfig(msgspec.Struct, forbid_unknown_fields=True):
     online: Online = msgspec.field(default_factory=Online)
     limits: Limits = msgspec.field(default_factory=Limits)
     on_detector_error: Literal["open", "closed"] = "open"
+    state: StateSettings = msgspec.field(default_factory=StateSettings)
+    on_state_error: Literal["open", "closed"] = "open"
     log: LogSettings = msgspec.field(default_factory=LogSettings)
     otel: OtelSettings = msgspec.field(default_factory=OtelSettings)
     manual_verdicts: str | None = None  # default: LOG_DIR-manual-verdicts.json beside the log

@@ -53,6 +53,7 @@ from distillguard.gateway.degrade import (
 from distillguard.gateway.eventlog import EventLog
 from distillguard.gateway.policy import Decision, Policy
 from distillguard.gateway.refusals import REFUSING, refused_by
+from distillguard.gateway.state import follow_shared_verdicts, shared_state
 from distillguard.gateway.stream import StreamRecord
 from distillguard.gateway.verdicts import VerdictBook
 from distillguard.signals.request import score_request
@@ -97,17 +98,21 @@ class Enforcer:
         self.log_dir = log_dir or Path(cfg.log.directory)
         self.log = EventLog(self.log_dir, cfg.log.segment_mb << 20, cfg.log.fsync)
         self.book = VerdictBook(results, manual_verdicts_path(cfg, self.log_dir))
-        self.policy = Policy(cfg, self.book)
+        self.state = shared_state(cfg)
+        self.policy = Policy(cfg, self.book, self.state)
+        self._following: asyncio.Task[None] | None = None  # the shared verdicts, once a loop runs
         self.keep_text = cfg.log.retention == "full"
         self._clock = Clock()
         self._ids = itertools.count()
         self._prefix = os.urandom(8).hex()
         self.pending: OrderedDict[str, Call] = OrderedDict()
 
-    def begin(
+    async def begin(
         self, data: dict[str, Any], call_type: str, user_id: Any, team_id: Any, key_hash: Any
     ) -> Call:
         """A call as LiteLLM's pre-call hook sees it, decided; kept until its response."""
+        if self._following is None:  # LiteLLM gives a plugin no start-up hook on its loop
+            self._following = asyncio.create_task(follow_shared_verdicts(self.state, self.book))
         meta = data.get("metadata")
         meta = meta if isinstance(meta, dict) else {}
         proxied = data.get("proxy_server_request")
@@ -154,7 +159,7 @@ class Enforcer:
             str(key) if key else None,
             extra=extra,
         )
-        call.decision = self.decide(call, team, key, end_user)
+        call.decision = await self.decide(call, team, key, end_user)
         return call
 
     def hold(self, call: Call, data: dict[str, Any]) -> None:
@@ -175,12 +180,12 @@ class Enforcer:
         meta = _metadata(data) if isinstance(data, dict) else {}
         return self.pending.get(meta.get(_ID_KEY) or "")
 
-    def decide(self, call: Call, team: Any, key: Any, end_user: Any) -> Decision:
+    async def decide(self, call: Call, team: Any, key: Any, end_user: Any) -> Decision:
         """The most severe action among the account's and its team's, key's and end user's."""
         try:
             if self.cfg.on_detector_error == "closed":
                 self.observe(call, strict=True)
-            decision = self.policy.decide(call.account)
+            decision = await self.policy.decide(call.account)
             for scope, value in (("team", team), ("key", key), ("end_user", end_user)):
                 if not value:
                     continue
@@ -188,7 +193,7 @@ class Enforcer:
                 verdict, _ = self.book.lookup(identity)
                 action = self.cfg.actions.get(verdict, "allow")
                 if SEVERITY[action] > SEVERITY[decision.action]:
-                    found = self.policy.decide(identity)
+                    found = await self.policy.decide(identity)
                     if SEVERITY[found.action] > SEVERITY[decision.action]:
                         decision = Decision(
                             found.action,
@@ -261,7 +266,7 @@ class DistillguardGuardrail(CustomGuardrail):  # type: ignore[misc]  # LiteLLM i
     ) -> dict[str, Any]:
         enforcer = self.enforcer
         try:
-            call = enforcer.begin(
+            call = await enforcer.begin(
                 data,
                 str(getattr(call_type, "value", call_type) or ""),
                 getattr(user_api_key_dict, "user_id", None),

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from typing import Any
+from typing import Any, ClassVar
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -34,103 +34,108 @@ _408 = (
 )
 
 
-def guarded_protocol(limits: Limits) -> type[asyncio.Protocol]:
-    """An HTTP protocol class for uvicorn (``http=``) that enforces ``limits``."""
-    per_address: Counter[str] = Counter()  # open connections, in this process
+class Guarded(HttpToolsProtocol):
+    """uvicorn's httptools protocol under ``limits``; ``serve --workers`` names this class,
+    and each worker sets its limits before it serves (``command.worker_app``)."""
 
-    class Guarded(HttpToolsProtocol):
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            self._address = self.client[0] if self.client else ""
-            self._timer: asyncio.TimerHandle | None = None
-            self._head_bytes = 0
-            self._headers_seen = 0
-            self._in_head = True
-            self._refused = False
-            self._header_size = 0
-            cap = limits.connections_per_address
-            per_address[self._address] += 1
-            if cap and per_address[self._address] > cap:
-                _log.warning("closed a connection from %s: over %d open", self._address, cap)
-                transport.abort()
-                return
-            self._arm()
+    limits: ClassVar[Limits] = Limits()
+    per_address: ClassVar[Counter[str]] = Counter()  # open connections, in this process
 
-        def connection_lost(self, exc: Exception | None) -> None:
-            self._disarm()
-            per_address[self._address] -= 1
-            if per_address[self._address] <= 0:
-                del per_address[self._address]
-            super().connection_lost(exc)
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._address = self.client[0] if self.client else ""
+        self._timer: asyncio.TimerHandle | None = None
+        self._head_bytes = 0
+        self._headers_seen = 0
+        self._in_head = True
+        self._refused = False
+        self._header_size = 0
+        cap = self.limits.connections_per_address
+        self.per_address[self._address] += 1
+        if cap and self.per_address[self._address] > cap:
+            _log.warning("closed a connection from %s: over %d open", self._address, cap)
+            transport.abort()
+            return
+        self._arm()
 
-        def _arm(self) -> None:
-            if self._timer is None and limits.header_timeout_s > 0:
-                self._timer = self.loop.call_later(limits.header_timeout_s, self._too_slow)
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        self.per_address[self._address] -= 1
+        if self.per_address[self._address] <= 0:
+            del self.per_address[self._address]
+        super().connection_lost(exc)
 
-        def _disarm(self) -> None:
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
+    def _arm(self) -> None:
+        if self._timer is None and self.limits.header_timeout_s > 0:
+            self._timer = self.loop.call_later(self.limits.header_timeout_s, self._too_slow)
 
-        def _too_slow(self) -> None:
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
             self._timer = None
-            if self._in_head and not self.transport.is_closing():
-                self.transport.write(_408)
-                self.transport.close()
 
-        def _refuse_head(self) -> None:
-            self._disarm()
-            self._refused = True
-            if not self.transport.is_closing():
-                self.transport.write(_431)
-                self.transport.close()
+    def _too_slow(self) -> None:
+        self._timer = None
+        if self._in_head and not self.transport.is_closing():
+            self.transport.write(_408)
+            self.transport.close()
 
-        def data_received(self, data: bytes) -> None:
-            if self._refused:
-                return
-            if self._in_head:
-                self._head_bytes += len(data)
-            super().data_received(data)
-            # Still in its headers after this much: a header line without end, held in memory.
-            if self._in_head and self._head_bytes > limits.max_header_bytes:
-                self._refuse_head()
+    def _refuse_head(self) -> None:
+        self._disarm()
+        self._refused = True
+        if not self.transport.is_closing():
+            self.transport.write(_431)
+            self.transport.close()
 
-        def on_message_begin(self) -> None:
-            super().on_message_begin()
-            # _head_bytes is not reset here: this callback comes in the middle of the data
-            # that began the message, which data_received has already counted.
-            self._in_head, self._headers_seen, self._header_size = True, 0, 0
-            self._arm()
+    def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return
+        if self._in_head:
+            self._head_bytes += len(data)
+        super().data_received(data)
+        # Still in its headers after this much: a header line without end, held in memory.
+        if self._in_head and self._head_bytes > self.limits.max_header_bytes:
+            self._refuse_head()
 
-        def on_url(self, url: bytes) -> None:
-            super().on_url(url)
-            self._header_size += len(url)
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        # _head_bytes is not reset here: this callback comes in the middle of the data
+        # that began the message, which data_received has already counted.
+        self._in_head, self._headers_seen, self._header_size = True, 0, 0
+        self._arm()
 
-        def on_header(self, name: bytes, value: bytes) -> None:
-            self._headers_seen += 1
-            self._header_size += len(name) + len(value)
-            super().on_header(name, value)
+    def on_url(self, url: bytes) -> None:
+        super().on_url(url)
+        self._header_size += len(url)
 
-        def on_headers_complete(self) -> None:
-            self._in_head = False
-            self._disarm()
-            if (
-                self._headers_seen > limits.max_headers
-                or self._header_size > limits.max_header_bytes
-            ):
-                self._refuse_head()
-                return
-            super().on_headers_complete()
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._headers_seen += 1
+        self._header_size += len(name) + len(value)
+        super().on_header(name, value)
 
-        def on_body(self, body: bytes) -> None:
-            if not self._refused:  # refused in its headers: nothing reads the body
-                super().on_body(body)
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        self._disarm()
+        if (
+            self._headers_seen > self.limits.max_headers
+            or self._header_size > self.limits.max_header_bytes
+        ):
+            self._refuse_head()
+            return
+        super().on_headers_complete()
 
-        def on_message_complete(self) -> None:
-            if not self._refused:
-                super().on_message_complete()
+    def on_body(self, body: bytes) -> None:
+        if not self._refused:  # refused in its headers: nothing reads the body
+            super().on_body(body)
 
-    return Guarded
+    def on_message_complete(self) -> None:
+        if not self._refused:
+            super().on_message_complete()
+
+
+def guarded_protocol(limits: Limits) -> type[asyncio.Protocol]:
+    """A protocol class of its own for ``limits`` (one per gateway served in a process)."""
+    return type("Guarded", (Guarded,), {"limits": limits, "per_address": Counter()})
 
 
 def server_options(limits: Limits) -> dict[str, Any]:

@@ -40,6 +40,8 @@ class VerdictBook:
         self._stamp: tuple[int, ...] | None = None
         self._checked = 0.0
         self.manual: dict[str, dict[str, str]] = {"account": {}, "cluster": {}}
+        # Set through the shared state (serve --state): every worker's, over the file's.
+        self.shared: dict[str, dict[str, str]] = {"account": {}, "cluster": {}}
         self._manual_stamp: tuple[int, ...] | None = None
         try:
             self._read_manual()
@@ -108,14 +110,20 @@ class VerdictBook:
         """(verdict, why) for an account: manual first, then the scan; `clear` if unknown."""
         if time.monotonic() - self._checked > 1.0:
             self.reload()
-        if verdict := self.manual["account"].get(account):
+        if verdict := self.shared["account"].get(account) or self.manual["account"].get(account):
             return verdict, "manual account verdict"
         verdict, cluster = self._scan.get(account, ("clear", ""))
-        if cluster and (manual := self.manual["cluster"].get(cluster)):
+        if cluster and (
+            manual := self.shared["cluster"].get(cluster) or self.manual["cluster"].get(cluster)
+        ):
             return manual, f"manual verdict on cluster {cluster}"
         return verdict, f"scan verdict (cluster {cluster})" if cluster else (
             "scan verdict" if account in self._scan else ""
         )
+
+    def in_force(self) -> dict[str, dict[str, str]]:
+        """The manual verdicts in force: the file's, and over them the shared state's."""
+        return {s: {**self.manual[s], **self.shared[s]} for s in ("account", "cluster")}
 
     def cluster_of(self, account: str) -> str:
         return self._scan.get(account, ("clear", ""))[1]
