@@ -105,6 +105,8 @@ def load_gateway_config(path: Path | None = None) -> GatewayConfig:
         raise ConfigError(f"{source}: cannot read config ({exc.strerror})") from None
     except (yaml.YAMLError, msgspec.ValidationError) as exc:
         raise ConfigError(f"{source}: {exc}") from None
+    if cfg.throttle.requests_per_minute < 1:  # a bucket that never holds one request
+        raise ConfigError(f"{source}: throttle.requests_per_minute must be at least 1")
     unknown = set(cfg.actions) - set(VERDICTS)
     if unknown:
         raise ConfigError(f"{source}: actions: unknown verdicts {sorted(unknown)}; use {VERDICTS}")

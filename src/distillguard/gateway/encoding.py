@@ -37,6 +37,9 @@ def decode_body(raw: bytes, encoding: str, limit: int) -> bytes:
     bytes once opened."""
     body = raw
     codings = [c.strip().lower() for c in encoding.split(",") if c.strip()]
+    if len([c for c in codings if c != "identity"]) > 1:
+        # Each layer is opened on the event loop: a thousand nested layers would stall it.
+        raise Unsupported("more than one content encoding is not accepted")
     for coding in reversed(codings):  # applied in the order listed: undone last first
         if coding == "identity":
             continue

@@ -114,7 +114,7 @@ class Guarded(HttpToolsProtocol):
         super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
-        self._in_head = False
+        self._in_head, self._head_bytes = False, 0  # the next request counts from zero
         self._disarm()
         if (
             self._headers_seen > self.limits.max_headers

@@ -164,9 +164,16 @@ class RedisState:
         import redis.asyncio as redis
 
         self.url, self.prefix, self.timeout_s = url, prefix, timeout_s
-        self.client: Any = redis.Redis.from_url(
-            url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
+        # A pool that waits for a free connection (up to the budget) rather than failing at
+        # once: a burst of throttled requests must not read as the server being down.
+        pool = redis.BlockingConnectionPool.from_url(
+            url,
+            max_connections=256,
+            timeout=timeout_s,
+            socket_timeout=timeout_s,
+            socket_connect_timeout=timeout_s,
         )
+        self.client: Any = redis.Redis(connection_pool=pool)
         self._take = self.client.register_script(_TAKE)
         self._observe = self.client.register_script(_OBSERVE)
         self._windows: OrderedDict[str, tuple[int, int]] = OrderedDict()
