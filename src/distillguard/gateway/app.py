@@ -37,8 +37,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from distillguard.contract.body import view_request
-from distillguard.gateway.call import Call, Clock, event_of
+from distillguard.gateway.call import Call, Clock, event_of, observe
 from distillguard.gateway.config import GatewayConfig
 from distillguard.gateway.degrade import StreamStripper, degrade_request, strip_response
 from distillguard.gateway.encoding import TooLarge, Unsupported, decode_body
@@ -57,7 +56,6 @@ from distillguard.gateway.stream import (
 from distillguard.gateway.upstream import Reply, Upstream, UpstreamError
 from distillguard.gateway.verdicts import Scope as VerdictScope
 from distillguard.gateway.verdicts import VerdictBook
-from distillguard.signals.request import score_request
 
 # Hop-by-hop headers, and those the gateway sets itself (the body may change when degraded).
 _HOP = frozenset(
@@ -379,22 +377,7 @@ class Gateway:
             return Decision("allow", "clear", f"detector error ({type(exc).__name__}): let through")
 
     def _observe(self, call: Call, strict: bool = False) -> None:
-        """Read the request's signals (for its event) and count them in the account's online
-        state; once per request. Errors are noted in the event's ``why`` unless ``strict``."""
-        if call.observed:
-            return
-        call.observed = True
-        if not call.body:
-            return
-        try:
-            call.view = view_request(call.body, call.path)
-            call.signals = score_request(call.view)
-            self.policy.observe(call.account, call.signals)
-        except Exception as exc:
-            if strict:
-                raise
-            if call.decision is not None:
-                call.decision.why += f"; detector error ({type(exc).__name__})"
+        observe(call, self.policy, strict)
 
     async def _relay(self, call: Call, reply: Reply, degrade: bool) -> AsyncIterator[bytes]:
         split, record = EventSplitter(), StreamRecord()

@@ -10,11 +10,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from distillguard.contract.body import RequestView
-from distillguard.gateway.policy import Decision
+from distillguard.contract.body import RequestView, view_request
+from distillguard.gateway.policy import Decision, Policy
 from distillguard.gateway.stream import usage_counts
 from distillguard.signals.derived import derive
-from distillguard.signals.request import RequestSignals
+from distillguard.signals.request import RequestSignals, score_request
 
 
 @dataclass(slots=True)
@@ -33,6 +33,25 @@ class Call:
     signals: RequestSignals | None = None
     observed: bool = False
     extra: dict[str, Any] = field(default_factory=dict)  # more top-level fields, e.g. org_id
+
+
+def observe(call: Call, policy: Policy, strict: bool = False) -> None:
+    """Read the call's signals (for its event) and count them in its account's online state;
+    once per call. Errors are noted in the decision's ``why`` unless ``strict``."""
+    if call.observed:
+        return
+    call.observed = True
+    if not call.body:
+        return
+    try:
+        call.view = view_request(call.body, call.path)
+        call.signals = score_request(call.view)
+        policy.observe(call.account, call.signals)
+    except Exception as exc:
+        if strict:
+            raise
+        if call.decision is not None:
+            call.decision.why += f"; detector error ({type(exc).__name__})"
 
 
 class Clock:

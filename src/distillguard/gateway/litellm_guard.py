@@ -39,10 +39,9 @@ from litellm.integrations.custom_guardrail import CustomGuardrail
 from litellm.proxy._types import ProxyException
 from litellm.types.utils import ModelResponse, ModelResponseStream
 
-from distillguard.contract.body import view_request
 from distillguard.formats.litellm import account_of, client_address, endpoint_of
 from distillguard.gateway.app import manual_verdicts_path
-from distillguard.gateway.call import Call, Clock, event_of
+from distillguard.gateway.call import Call, Clock, event_of, observe
 from distillguard.gateway.config import GatewayConfig, load_gateway_config
 from distillguard.gateway.degrade import (
     DEGRADED_FIELDS,
@@ -56,7 +55,6 @@ from distillguard.gateway.refusals import REFUSING, refused_by
 from distillguard.gateway.state import follow_shared_verdicts, shared_state
 from distillguard.gateway.stream import StreamRecord
 from distillguard.gateway.verdicts import VerdictBook
-from distillguard.signals.request import score_request
 
 _log = logging.getLogger("distillguard.litellm")
 _encode = msgspec.json.Encoder(enc_hook=lambda obj: None).encode  # their objects: null
@@ -208,20 +206,7 @@ class Enforcer:
             return Decision("allow", "clear", f"detector error ({type(exc).__name__}): let through")
 
     def observe(self, call: Call, strict: bool = False) -> None:
-        """Read the request's signals and count them for its account; once per call."""
-        if call.observed or not call.body:
-            call.observed = True
-            return
-        call.observed = True
-        try:
-            call.view = view_request(call.body, call.path)
-            call.signals = score_request(call.view)
-            self.policy.observe(call.account, call.signals)
-        except Exception as exc:
-            if strict:
-                raise
-            if call.decision is not None:
-                call.decision.why += f"; detector error ({type(exc).__name__})"
+        observe(call, self.policy, strict)
 
     def finish(self, request_id: Any, status: int, response: Any) -> None:
         """Log a call that ended with ``status``; a second finish of one call does nothing.
