@@ -37,7 +37,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from distillguard.gateway.call import Call, Clock, event_of, observe
+from distillguard.gateway.call import Call, Clock, event_of, observe, tokens_of
 from distillguard.gateway.config import GatewayConfig
 from distillguard.gateway.degrade import StreamStripper, degrade_request, strip_response
 from distillguard.gateway.encoding import TooLarge, Unsupported, decode_body
@@ -444,6 +444,7 @@ class Gateway:
     def _record(self, call: Call, status: int, response: dict[str, Any] | None) -> None:
         self._observe(call)  # refused, or the model server failed before it could be done
         event = event_of(call, status, response, self.keep_text, self._clock.now())
+        self.policy.settle(call.decision, tokens_of(event, call.body, response))
         self.log.append(event)
         if self.spans is not None:
             try:

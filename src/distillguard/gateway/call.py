@@ -10,6 +10,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from distillguard.contract.body import RequestView, view_request
 from distillguard.gateway.policy import Decision, Policy
 from distillguard.gateway.stream import usage_counts
@@ -52,6 +54,22 @@ def observe(call: Call, policy: Policy, strict: bool = False) -> None:
             raise
         if call.decision is not None:
             call.decision.why += f"; detector error ({type(exc).__name__})"
+
+
+def tokens_of(event: dict[str, Any], body: dict[str, Any], response: dict[str, Any] | None) -> int:
+    """The tokens a call used, for token budgets: the model server's count, or when it gave
+    none (a stream without usage, a failure) about one per 4 bytes of request and answer.
+
+    >>> tokens_of({"usage": {"input_tokens": 3, "output_tokens": 5}}, {}, None)
+    8
+    >>> tokens_of({}, {"messages": [{"role": "user", "content": "x" * 396}]}, None)
+    109
+    """
+    usage = event.get("usage")
+    if usage:
+        return int(usage.get("input_tokens", 0)) + int(usage.get("output_tokens", 0))
+    size = len(orjson.dumps(body)) + (len(orjson.dumps(response)) if response else 0)
+    return size // 4
 
 
 class Clock:

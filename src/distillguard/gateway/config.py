@@ -29,6 +29,23 @@ class Throttle(msgspec.Struct, forbid_unknown_fields=True):
     requests_per_minute: float = 10.0
 
 
+class Budget(msgspec.Struct, forbid_unknown_fields=True):
+    """One scope's budget; a limit left out does not apply."""
+
+    requests_per_minute: float | None = None
+    tokens_per_minute: float | None = None  # input + output, charged when the answer is in
+    concurrent: int | None = None  # requests in flight at once
+
+
+class Budgets(msgspec.Struct, forbid_unknown_fields=True):
+    """A verdict's budgets: each account's own, and its cluster's and campaign's, shared by
+    all their accounts (the scan's ``cluster_id`` and ``campaign_id``)."""
+
+    account: Budget = msgspec.field(default_factory=Budget)
+    cluster: Budget = msgspec.field(default_factory=Budget)
+    campaign: Budget = msgspec.field(default_factory=Budget)
+
+
 class Degrade(msgspec.Struct, forbid_unknown_fields=True):
     max_tokens: int = 512
 
@@ -85,6 +102,7 @@ class GatewayConfig(msgspec.Struct, forbid_unknown_fields=True):
     )
     identity: Identity = msgspec.field(default_factory=Identity)
     throttle: Throttle = msgspec.field(default_factory=Throttle)
+    budgets: dict[str, Budgets] = msgspec.field(default_factory=dict)  # by verdict
     degrade: Degrade = msgspec.field(default_factory=Degrade)
     online: Online = msgspec.field(default_factory=Online)
     limits: Limits = msgspec.field(default_factory=Limits)
@@ -107,7 +125,17 @@ def load_gateway_config(path: Path | None = None) -> GatewayConfig:
         raise ConfigError(f"{source}: {exc}") from None
     if cfg.throttle.requests_per_minute < 1:  # a bucket that never holds one request
         raise ConfigError(f"{source}: throttle.requests_per_minute must be at least 1")
-    unknown = set(cfg.actions) - set(VERDICTS)
-    if unknown:
-        raise ConfigError(f"{source}: actions: unknown verdicts {sorted(unknown)}; use {VERDICTS}")
+    for section, names in (("actions", cfg.actions), ("budgets", cfg.budgets)):
+        if unknown := set(names) - set(VERDICTS):
+            message = f"{section}: unknown verdicts {sorted(unknown)}; use {VERDICTS}"
+            raise ConfigError(f"{source}: {message}")
+    for verdict, budgets in cfg.budgets.items():
+        for scope in ("account", "cluster", "campaign"):
+            budget = getattr(budgets, scope)
+            for name in ("requests_per_minute", "tokens_per_minute", "concurrent"):
+                value = getattr(budget, name)
+                if value is not None and value < 1:
+                    where = f"budgets.{verdict}.{scope}.{name}"
+                    message = f"{where} must be at least 1 (leave it out for no limit)"
+                    raise ConfigError(f"{source}: {message}")
     return cfg

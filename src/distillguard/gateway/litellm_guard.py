@@ -41,7 +41,7 @@ from litellm.types.utils import ModelResponse, ModelResponseStream
 
 from distillguard.formats.litellm import account_of, client_address, endpoint_of
 from distillguard.gateway.app import manual_verdicts_path
-from distillguard.gateway.call import Call, Clock, event_of, observe
+from distillguard.gateway.call import Call, Clock, event_of, observe, tokens_of
 from distillguard.gateway.config import GatewayConfig, load_gateway_config
 from distillguard.gateway.degrade import (
     DEGRADED_FIELDS,
@@ -193,12 +193,11 @@ class Enforcer:
                 if SEVERITY[action] > SEVERITY[decision.action]:
                     found = await self.policy.decide(identity)
                     if SEVERITY[found.action] > SEVERITY[decision.action]:
-                        decision = Decision(
-                            found.action,
-                            found.verdict,
-                            f"{identity}: {found.why}",
-                            found.retry_after,
-                        )
+                        self.policy.settle(decision, 0)  # the budgets it took are not used
+                        found.why = f"{identity}: {found.why}"
+                        decision = found
+                    else:
+                        self.policy.settle(found, 0)
             return decision
         except Exception as exc:  # the detector must never be why a request is lost
             if self.cfg.on_detector_error == "closed":
@@ -217,7 +216,9 @@ class Enforcer:
         try:
             self.observe(call)
             answer = _plain(response) if isinstance(response, dict) else None
-            self.log.append(event_of(call, status, answer, self.keep_text, self._clock.now()))
+            event = event_of(call, status, answer, self.keep_text, self._clock.now())
+            self.policy.settle(call.decision, tokens_of(event, call.body, answer))
+            self.log.append(event)
         except Exception as exc:
             _log.error("distillguard: request %s not logged: %r", call.request_id, exc)
 

@@ -29,6 +29,7 @@ from typing import Literal
 from distillguard.verdicts.config import VERDICTS, ConfigError
 
 Scope = Literal["account", "cluster"]
+_UNKNOWN = ("clear", "", "")
 
 
 class VerdictBook:
@@ -36,7 +37,8 @@ class VerdictBook:
         self.results = results
         self.manual_path = manual_path
         self._lock = threading.Lock()
-        self._scan: dict[str, tuple[str, str]] = {}  # account -> (verdict, cluster id)
+        # account -> (verdict, cluster id, campaign id)
+        self._scan: dict[str, tuple[str, str, str]] = {}
         self._stamp: tuple[int, ...] | None = None
         self._checked = 0.0
         self.manual: dict[str, dict[str, str]] = {"account": {}, "cluster": {}}
@@ -91,13 +93,17 @@ class VerdictBook:
         stamp = _stamp(st)
         if stamp == self._stamp and not force:
             return False
-        scan: dict[str, tuple[str, str]] = {}
+        scan: dict[str, tuple[str, str, str]] = {}
         try:
             with open(path, newline="", encoding="utf-8") as f:
                 for row in csv.DictReader(f):
                     verdict = row.get("verdict") or "clear"
                     if verdict in VERDICTS and row.get("account_id"):
-                        scan[row["account_id"]] = (verdict, row.get("cluster_id") or "")
+                        scan[row["account_id"]] = (
+                            verdict,
+                            row.get("cluster_id") or "",
+                            row.get("campaign_id") or "",
+                        )
         except (OSError, csv.Error, UnicodeDecodeError, KeyError):
             return False  # half-written or broken: keep enforcing the verdicts we have
         if self._scan and not scan:
@@ -112,7 +118,7 @@ class VerdictBook:
             self.reload()
         if verdict := self.shared["account"].get(account) or self.manual["account"].get(account):
             return verdict, "manual account verdict"
-        verdict, cluster = self._scan.get(account, ("clear", ""))
+        verdict, cluster, _ = self._scan.get(account, _UNKNOWN)
         if cluster and (
             manual := self.shared["cluster"].get(cluster) or self.manual["cluster"].get(cluster)
         ):
@@ -126,7 +132,10 @@ class VerdictBook:
         return {s: {**self.manual[s], **self.shared[s]} for s in ("account", "cluster")}
 
     def cluster_of(self, account: str) -> str:
-        return self._scan.get(account, ("clear", ""))[1]
+        return self._scan.get(account, _UNKNOWN)[1]
+
+    def campaign_of(self, account: str) -> str:
+        return self._scan.get(account, _UNKNOWN)[2]
 
     def set_manual(self, scope: Scope, key: str, verdict: str | None) -> None:
         """Set (or with None, lift) a manual verdict, and keep it across restarts."""
