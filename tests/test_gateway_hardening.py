@@ -217,3 +217,27 @@ def test_sigterm_lets_requests_in_flight_finish(upstream: str, tmp_path: Path) -
     assert answers[0].status_code == 200
     assert answers[0].json()["choices"][0]["message"]["content"] == ANSWER
     assert [e["status"] for e in _events(tmp_path / "log")] == [200]
+
+
+def test_credentials_that_name_two_accounts_are_refused(upstream: str, tmp_path: Path) -> None:
+    # A model server reading Authorization would bill the blocked key while this gateway judged
+    # the fresh one in x-api-key: such a request names no single account.
+    keys = tmp_path / "keys.json"
+    keys.write_text('{"sk-blocked": "acct_blocked"}')
+    cfg = load_gateway_config()
+    cfg.identity.keys = str(keys)
+    gateway = Gateway(upstream, cfg, None, None, tmp_path / "log")
+    gateway.book.set_manual("account", "acct_blocked", "block")
+    with serving(gateway.app()) as url:
+        chat = url + "/v1/chat/completions"
+        both = {"authorization": "Bearer sk-blocked", "x-api-key": "sk-fresh"}
+        r = httpx.post(chat, json=BODY, headers=both)
+        assert r.status_code == 400
+        assert r.json()["error"]["code"] == "ambiguous_credentials"
+        assert r.headers["connection"] == "close"
+        twice = [("authorization", "Bearer sk-fresh"), ("authorization", "Bearer sk-blocked")]
+        assert httpx.post(chat, json=BODY, headers=twice).status_code == 400
+        same = {"authorization": "Bearer sk-blocked", "x-api-key": "sk-blocked"}
+        assert httpx.post(chat, json=BODY, headers=same).status_code == 403  # one account
+        assert httpx.post(chat, json=BODY, headers={"x-api-key": "sk-ok"}).status_code == 200
+    assert [e["status"] for e in _events(tmp_path / "log")] == [400, 400, 403, 200]

@@ -143,6 +143,11 @@ def test_a_limit_and_a_verdict_hold_across_gateways_and_workers(
         time.sleep(1.0)
         statuses = [_post(client, url, "acct_blocked").status_code for url in urls * 8]
         assert statuses == [403] * 16
+        # Lifted on the other: gone everywhere, though the first host's file still holds it.
+        _set(urls[1], "acct_blocked", None)
+        time.sleep(1.0)
+        statuses = [_post(client, url, "acct_blocked").status_code for url in urls * 8]
+        assert statuses == [200] * 16
 
         # One throttle limit over both gateways and their four workers.
         _set(urls[1], "acct_hydra", "watch")

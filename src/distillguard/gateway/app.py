@@ -46,6 +46,7 @@ from distillguard.gateway.identity import Identity
 from distillguard.gateway.otel import SpanExport
 from distillguard.gateway.policy import Decision, Policy
 from distillguard.gateway.refusals import REFUSING, refusal, refused_by
+from distillguard.gateway.reload import ConfigFollower
 from distillguard.gateway.state import RedisState, StateDown, follow_shared_verdicts, shared_state
 from distillguard.gateway.stream import (
     EventSplitter,
@@ -142,8 +143,10 @@ class Gateway:
         results: Path | None = None,
         admin_token: str | None = None,
         log_dir: Path | None = None,
+        config_path: Path | None = None,
     ) -> None:
         self.cfg = cfg
+        self.config_path = config_path  # read again when it changes (reload.py)
         self.log_dir = log_dir or Path(cfg.log.directory)
         self.log = EventLog(self.log_dir, cfg.log.segment_mb << 20, cfg.log.fsync)
         self.book = VerdictBook(results, manual_verdicts_path(cfg, self.log_dir))
@@ -173,9 +176,13 @@ class Gateway:
 
         @contextlib.asynccontextmanager
         async def lifespan(app: Starlette) -> AsyncIterator[None]:
-            poll = asyncio.create_task(follow_shared_verdicts(self.state, self.book))
+            tasks = [asyncio.create_task(follow_shared_verdicts(self.state, self.book))]
+            if self.config_path is not None:
+                tasks.append(asyncio.create_task(ConfigFollower(self, self.config_path).follow()))
             yield
-            poll.cancel()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             await self.close()
 
         own = Starlette(routes=routes, lifespan=lifespan)
@@ -192,19 +199,19 @@ class Gateway:
 
     async def set_manual(self, scope: VerdictScope, key: str, verdict: str | None) -> None:
         """Set (or lift) a manual verdict: in the file, and in the shared state when there is
-        one, so that every worker and host enforces it within a second."""
-        self.book.set_manual(scope, key, verdict)
+        one, so that every worker and host enforces it within a second. The shared state
+        first: when it cannot be written, nothing changed anywhere. A lift is kept there too,
+        so that other hosts' files cannot bring the verdict back."""
         if isinstance(self.state, RedisState):
             try:
                 await self.state.set_manual(scope, key, verdict)
             except Exception as exc:
                 raise StateDown(f"shared state unreachable ({type(exc).__name__})") from None
-            shared = dict(self.book.shared[scope])
-            if verdict is None:
-                shared.pop(key, None)
-            else:
-                shared[key] = verdict
-            self.book.shared = {**self.book.shared, scope: shared}
+            self.book.shared = {
+                **self.book.shared,
+                scope: {**self.book.shared[scope], key: verdict or ""},
+            }
+        self.book.set_manual(scope, key, verdict)
 
     async def close(self) -> None:
         await self.state.close()
@@ -238,7 +245,7 @@ class Gateway:
         started = time.perf_counter()
         raw_path = scope.get("raw_path")  # as sent: %2F stays %2F
         path = raw_path.decode("latin-1") if raw_path else scope["path"]
-        headers, forward = _headers(scope["headers"], self.identity.header)
+        headers, forward, repeated = _headers(scope["headers"], self.identity)
         call = Call(
             started,
             f"gw_{self._id_prefix}{next(self._ids):010x}",
@@ -248,6 +255,10 @@ class Gateway:
             _client(scope, headers),
             self.identity.key_id(headers),
         )
+        if why := self.identity.ambiguous(headers, repeated):
+            response = self._refuse(call, 400, "ambiguous_credentials", why, "allow")
+            response.headers["connection"] = "close"  # its body is not read
+            return response
         try:
             raw = await self._read_body(receive, headers)
         except _BodyTooLarge:
@@ -493,17 +504,22 @@ def _json_object(raw: bytes) -> dict[str, Any]:
 
 
 def _headers(
-    raw: list[tuple[bytes, bytes]], identity_header: str | None
-) -> tuple[dict[str, str], list[tuple[str, str]]]:
-    """The request's headers by name (the last of repeats), and those to forward, in order."""
+    raw: list[tuple[bytes, bytes]], identity: Identity
+) -> tuple[dict[str, str], list[tuple[str, str]], set[str]]:
+    """The request's headers by name (the last of repeats), those to forward, in order, and
+    the credential headers sent more than once."""
     named: dict[str, str] = {}
     forward: list[tuple[str, str]] = []
+    repeated: set[str] = set()
+    credentials = identity.credential_headers()
     for k, v in raw:
         name, value = k.decode("latin-1"), v.decode("latin-1")
+        if name in named and name in credentials:
+            repeated.add(name)
         named[name] = value
-        if k not in _HOP and name != identity_header:
+        if k not in _HOP and name != identity.header:
             forward.append((name, value))
-    return named, forward
+    return named, forward, repeated
 
 
 def _client(scope: Scope, headers: dict[str, str]) -> dict[str, Any]:

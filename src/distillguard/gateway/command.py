@@ -22,7 +22,10 @@ def serve_command(
     config: Annotated[
         Path | None,
         typer.Option(
-            help="Gateway settings (YAML); see docs/gateway.md.", exists=True, dir_okay=False
+            help="Gateway settings (YAML); see docs/gateway.md. Read again when it changes "
+            "(or on SIGHUP): actions, budgets and identity take effect without a restart.",
+            exists=True,
+            dir_okay=False,
         ),
     ] = None,
     results: Annotated[
@@ -55,9 +58,9 @@ def serve_command(
         str | None,
         typer.Option(
             envvar="DISTILLGUARD_STATE",
-            help="A Valkey or Redis server every worker and host shares (throttle buckets, "
-            "online windows, manual verdicts), e.g. redis://127.0.0.1:6379/0. Without it, the "
-            "workers of one host share a SQLite file beside the log.",
+            help="A Valkey or Redis server every worker and host shares (budgets, requests "
+            "in flight, online windows, manual verdicts), e.g. redis://127.0.0.1:6379/0. "
+            "Without it, the workers of one host share a SQLite file beside the log.",
         ),
     ] = None,
 ) -> None:
@@ -92,6 +95,7 @@ def serve_command(
         "results": str(results) if results else None,
         "admin_token": admin_token,
         "log_dir": str(log_dir) if log_dir else None,
+        "config_path": str(config.resolve()) if config else None,
     }
     os.environ[_WORKER_ARGS] = msgspec.json.encode(args).decode()
     try:  # here, so that a bad setting fails the command, not each worker in turn
@@ -133,6 +137,7 @@ def worker_app() -> Any:
         Path(results) if results else None,
         args["admin_token"],
         Path(log_dir) if log_dir else None,
+        Path(args["config_path"]) if args.get("config_path") else None,
     )
     return gateway.app()
 

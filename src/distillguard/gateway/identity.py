@@ -36,6 +36,29 @@ class Identity:
             raise ConfigError(f"{keys_file}: the API key map must be a JSON object")
         return cls(header, {str(k): str(v) for k, v in keys.items()})
 
+    def credential_headers(self) -> frozenset[str]:
+        """Headers that say who is asking: each may be sent once."""
+        names = {"authorization", "x-api-key"}
+        return frozenset(names | {self.header} if self.header else names)
+
+    def ambiguous(self, headers: Mapping[str, str], repeated: set[str]) -> str | None:
+        """Why a request's credentials name no single account, or None. A model server that
+        reads another header than this gateway would bill one key while a fresh one is judged.
+
+        >>> who = Identity(None)
+        >>> who.ambiguous({"x-api-key": "sk-1", "authorization": "Bearer sk-2"}, set())
+        'x-api-key and authorization name different keys'
+        >>> who.ambiguous({"authorization": "Bearer sk-1"}, {"authorization"})
+        'authorization sent more than once'
+        """
+        if repeated:
+            return f"{', '.join(sorted(repeated))} sent more than once"
+        key, auth = headers.get("x-api-key"), headers.get("authorization", "")
+        bearer = auth[7:].strip() if auth[:7].lower() == "bearer " else None
+        if key and bearer and key != bearer:
+            return "x-api-key and authorization name different keys"
+        return None
+
     def api_key(self, headers: Mapping[str, str]) -> str | None:
         if key := headers.get("x-api-key"):
             return key

@@ -116,20 +116,26 @@ class VerdictBook:
         """(verdict, why) for an account: manual first, then the scan; `clear` if unknown."""
         if time.monotonic() - self._checked > 1.0:
             self.reload()
-        if verdict := self.shared["account"].get(account) or self.manual["account"].get(account):
+        if verdict := self._manual("account", account):
             return verdict, "manual account verdict"
         verdict, cluster, _ = self._scan.get(account, _UNKNOWN)
-        if cluster and (
-            manual := self.shared["cluster"].get(cluster) or self.manual["cluster"].get(cluster)
-        ):
+        if cluster and (manual := self._manual("cluster", cluster)):
             return manual, f"manual verdict on cluster {cluster}"
         return verdict, f"scan verdict (cluster {cluster})" if cluster else (
             "scan verdict" if account in self._scan else ""
         )
 
+    def _manual(self, scope: Scope, key: str) -> str | None:
+        """The shared state's manual verdict ("" where one was lifted), else the file's."""
+        shared = self.shared[scope].get(key)
+        return shared if shared is not None else self.manual[scope].get(key)
+
     def in_force(self) -> dict[str, dict[str, str]]:
         """The manual verdicts in force: the file's, and over them the shared state's."""
-        return {s: {**self.manual[s], **self.shared[s]} for s in ("account", "cluster")}
+        return {
+            s: {k: v for k, v in {**self.manual[s], **self.shared[s]}.items() if v}
+            for s in ("account", "cluster")
+        }
 
     def cluster_of(self, account: str) -> str:
         return self._scan.get(account, _UNKNOWN)[1]

@@ -239,7 +239,7 @@ class RedisState:
     async def set_manual(self, scope: str, key: str, verdict: str | None) -> None:
         pipe = self.client.pipeline(transaction=True)
         name = f"{self.prefix}manual:{scope}"
-        pipe.hset(name, key, verdict) if verdict else pipe.hdel(name, key)
+        pipe.hset(name, key, verdict or "")  # "" lifts it: over every host's file
         pipe.incr(f"{self.prefix}manual:version")
         async with asyncio.timeout(max(self.timeout_s * 4, 0.5)):
             await pipe.execute()
