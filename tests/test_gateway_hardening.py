@@ -3,6 +3,7 @@ must not hold open for nothing."""
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import socket
@@ -130,6 +131,29 @@ def test_half_sent_headers_are_cut_off(upstream: str, tmp_path: Path) -> None:
         assert httpx.post(url + "/v1/chat/completions", json=BODY).status_code == 200
         for sock in slow:
             sock.close()
+
+
+def test_a_kept_alive_connection_cannot_idle_on_bare_line_ends(
+    upstream: str, tmp_path: Path
+) -> None:
+    # The parser skips CRLFs between requests without starting one: each used to reset the
+    # keep-alive timer and none started the header timer.
+    gateway = _gateway(upstream, tmp_path, header_timeout_s=0.5)
+    with serving(gateway.app()) as url, socket.create_connection(("127.0.0.1", _port(url))) as s:
+        body = json.dumps(BODY).encode()
+        s.sendall(
+            b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json"
+            b"\r\ncontent-length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+        )
+        s.settimeout(5)
+        assert s.recv(65536).startswith(b"HTTP/1.1 200")
+        started = time.monotonic()
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            for _ in range(30):
+                s.sendall(b"\r\n")
+                time.sleep(0.1)
+        assert _closed(s, within=3) is not None
+        assert time.monotonic() - started < 3
 
 
 def test_oversized_or_too_many_headers_get_431(upstream: str, tmp_path: Path) -> None:

@@ -263,9 +263,11 @@ class Gateway:
             raw = await self._read_body(receive, headers)
         except _BodyTooLarge:
             limit = self.cfg.limits.max_body_bytes
-            return self._refuse(
+            response = self._refuse(
                 call, 413, "request_too_large", f"request body over {limit} bytes", "allow"
             )
+            response.headers["connection"] = "close"  # the rest of the body is not read
+            return response
         except _ClientGone:
             self._record(call, 499, None)  # the attempt is still a fact; nobody to answer
             return None

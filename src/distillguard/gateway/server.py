@@ -76,9 +76,14 @@ class Guarded(HttpToolsProtocol):
 
     def _too_slow(self) -> None:
         self._timer = None
-        if self._in_head and not self.transport.is_closing():
-            self.transport.write(_408)
-            self.transport.close()
+        if not self._in_head or self.transport.is_closing():
+            return
+        cycle = getattr(self, "cycle", None)
+        if cycle is not None and not cycle.response_complete:
+            self._arm()  # a pipelined head: the answer before it ends first, then it is timed
+            return
+        self.transport.write(_408)
+        self.transport.close()
 
     def _refuse_head(self) -> None:
         self._disarm()
@@ -91,7 +96,10 @@ class Guarded(HttpToolsProtocol):
         if self._refused:
             return
         if self._in_head:
+            # Any byte between requests starts the clock: bare CRLFs, which the parser skips
+            # without beginning a message, would otherwise hold the connection for ever.
             self._head_bytes += len(data)
+            self._arm()
         super().data_received(data)
         # Still in its headers after this much: a header line without end, held in memory.
         if self._in_head and self._head_bytes > self.limits.max_header_bytes:
@@ -130,6 +138,7 @@ class Guarded(HttpToolsProtocol):
 
     def on_message_complete(self) -> None:
         if not self._refused:
+            self._in_head = True  # what comes next is the head of the next request
             super().on_message_complete()
 
 
