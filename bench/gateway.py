@@ -6,7 +6,9 @@ completions at a fixed rate (open loop: a slow proxy does not slow the sender do
 to the model server, then through distillguard's gateway, then through LiteLLM's proxy, alone and
 with distillguard's LiteLLM plugin in it (``--no-litellm`` skips both). Added latency is the
 difference of the percentiles; CPU per request is the proxy's own user + system time over the
-requests it served. Then 64 requests kept in flight give the most it carries. The sender and the
+requests it served. First, 64 requests kept in flight give the most it carries, and their
+latency (``c64``). With a state server, the gateway runs again with shared state, with every
+request under budgets (admitted and settled on the server), and as two workers. The sender and the
 model server share the other core. Record results in docs/benchmarks.md with the machine and the
 date. Target (issue #5): at most 1 ms median and 5 ms p99 added at 500 requests/s on one core, and
 below LiteLLM's; the plugin's cost is the difference between LiteLLM with it and without it (issue
@@ -178,8 +180,10 @@ def measure(port: int, rates: list[float], seconds: float, proc: psutil.Process 
     """The most it carries, then latency and CPU per request at each rate it can carry (above
     90% of its most, an open-loop sender only builds a queue without end)."""
     out: dict[str, Any] = {}
-    capacity = uvloop.run(sender(port).closed_loop(min(seconds, 10), 64))
+    closed = sender(port)
+    capacity = uvloop.run(closed.closed_loop(min(seconds, 10), 64))
     out["max_req_per_s"] = round(capacity)
+    out["c64"] = {**percentiles(closed.latencies), "errors": closed.errors}  # 64 in flight
     for rate in rates:
         if rate > 0.9 * capacity:
             out[str(int(rate))] = {"saturated": True}
@@ -229,6 +233,16 @@ def main() -> None:
         if state:  # issue #20: the shared state's cost, and what a second worker adds
             proxies["distillguard_state"] = [*dg, "--state", state, "--log-dir", str(OUT / "log")]
             cores["distillguard_state"] = CORE
+            # Every request under budgets (room to spare): admitted and settled on the server.
+            budgets = OUT / "budgets.yaml"
+            budgets.write_text(
+                "budgets:\n  clear:\n    account: {requests_per_minute: 1.0e9, "
+                "tokens_per_minute: 1.0e12, concurrent: 100000}\n"
+            )
+            proxies["distillguard_budgets"] = [
+                *dg, "--state", state, "--config", str(budgets), "--log-dir", str(OUT / "log")
+            ]  # fmt: skip
+            cores["distillguard_budgets"] = CORE
             two = [*dg, "--workers", "2", "--state", state, "--log-dir", str(OUT / "log")]
             proxies["distillguard_2_workers"] = two
             cores["distillguard_2_workers"] = ALL_CORES  # both cores, beside the sender
@@ -240,7 +254,7 @@ def main() -> None:
             port = free_port()
             with running([*cmd, "--port", str(port)], port, core=cores[name]) as proc:
                 through = measure(port, rates, args.seconds, proc)
-            for rate in map(str, map(int, rates)):
+            for rate in ["c64", *map(str, map(int, rates))]:
                 base, via = results["direct"][rate], through[rate]
                 if "p50" in via:
                     via["added_p50"] = round(via["p50"] - base["p50"], 3)

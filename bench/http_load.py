@@ -126,6 +126,7 @@ class Sender:
         self.requests = requests
         self.idle: list[_Client] = []
         self.errors = 0
+        self.latencies: list[float] = []  # ms, of the last closed loop
 
     async def one(self, i: int) -> float | None:
         """Send request ``i``; its latency in ms, or None if it failed (counted in errors)."""
@@ -166,17 +167,21 @@ class Sender:
         return [ms for ms in await asyncio.gather(*tasks) if ms is not None]
 
     async def closed_loop(self, seconds: float, concurrency: int) -> float:
-        """Requests answered per second with ``concurrency`` always in flight."""
+        """Requests answered per second with ``concurrency`` always in flight (their
+        latencies in ``latencies``)."""
         for i in range(50):  # warm up
             await self.one(i)
         done = 0
         stop = time.perf_counter() + seconds
 
+        self.latencies = []
+
         async def worker(w: int) -> None:
             nonlocal done
             while time.perf_counter() < stop:
-                if await self.one(w + done) is not None:
+                if (ms := await self.one(w + done)) is not None:
                     done += 1
+                    self.latencies.append(ms)
 
         began = time.perf_counter()
         await asyncio.gather(*(worker(w) for w in range(concurrency)))

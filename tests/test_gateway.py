@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import csv
 import json
 import signal
 import subprocess
@@ -348,6 +349,21 @@ def test_ingest_reads_the_gateway_log_as_it_is(gw: Running, tmp_path: Path) -> N
     with duckdb.connect(str(store), read_only=True) as db:
         rows = db.execute("SELECT account_id, status FROM events ORDER BY ts").fetchall()
     assert rows == [("acct_a", 200), ("acct_a", 200), ("acct_b", 200), ("acct_scan_block", 403)]
+    # The next scan reads back what the gateway did, per account and action.
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [sys.executable, "-m", "distillguard", "scan", "--store", str(store), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    with open(out / "enforcement.csv", newline="") as f:
+        enforced = [(r["account_id"], r["action"], r["requests"]) for r in csv.DictReader(f)]
+    assert enforced == [("acct_a", "allow", "2"), ("acct_b", "allow", "1"),
+                        ("acct_scan_block", "block", "1")]  # fmt: skip
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["enforced"] == {"allow": 3, "block": 1}
 
 
 def test_acknowledged_events_survive_kill_9(upstream: str, tmp_path: Path) -> None:

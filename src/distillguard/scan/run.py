@@ -3,6 +3,7 @@
     accounts.csv     account_id,risk,verdict,cluster_id,campaign_id,reasons,flagged_at
     campaigns.json   campaigns with accounts, indicators, tactics and evidence
     report.html      a readable report with plots
+    enforcement.csv  account_id,action,requests,tokens,first_ts,last_ts: what the gateway did
     manifest.json    the store, the window, the config, counts
 
 The stages are set-oriented SQL over temp tables in one DuckDB connection; Python touches
@@ -29,6 +30,7 @@ from distillguard.campaigns import assemble_campaigns, campaign_members, evidenc
 from distillguard.coordination import build_links, cluster_accounts
 from distillguard.fingerprints import build_fingerprints
 from distillguard.intel.match import match_partners
+from distillguard.scan.enforcement import enforcement_stage
 from distillguard.scan.reasons import reasons_sql
 from distillguard.verdicts.config import Config
 from distillguard.verdicts.score import score
@@ -87,6 +89,10 @@ class Engine(Protocol):
         """Leave ``ev_hours`` and ``ev_top`` for ``campaign_of`` in ``con``."""
         ...
 
+    def enforcement(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Leave ``enforced`` (what the gateway did, per account and action) in ``con``."""
+        ...
+
     def events(self, con: duckdb.DuckDBPyConnection) -> int:
         """Events in the window."""
         ...
@@ -115,6 +121,9 @@ class StoreEngine:
 
     def evidence(self, con: duckdb.DuckDBPyConnection) -> None:
         evidence_stage().run(con)
+
+    def enforcement(self, con: duckdb.DuckDBPyConnection) -> None:
+        enforcement_stage().run(con)
 
     def events(self, con: duckdb.DuckDBPyConnection) -> int:
         (n,) = con.execute("SELECT count(*) FROM ev").fetchall()[0]
@@ -232,6 +241,20 @@ def scan(
     (out / "campaigns.json").write_bytes(
         msgspec.json.format(msgspec.json.encode(campaigns), indent=1)
     )
+    run.enforcement(con)
+    partial = out / "enforcement.csv.partial"
+    path = partial.as_posix().replace("'", "''")
+    con.execute(f"""
+        COPY (SELECT account_id, action, requests, tokens,
+                     strftime(first_ts, '%Y-%m-%dT%H:%M:%SZ') AS first_ts,
+                     strftime(last_ts, '%Y-%m-%dT%H:%M:%SZ') AS last_ts
+              FROM enforced ORDER BY account_id, action)
+        TO '{path}' (HEADER, DELIMITER ',')
+    """)
+    os.replace(partial, out / "enforcement.csv")
+    enforced = dict(
+        con.execute("SELECT action, sum(requests) FROM enforced GROUP BY 1 ORDER BY 1").fetchall()
+    )
     verdicts = dict(con.execute("SELECT verdict, count(*) FROM results GROUP BY 1").fetchall())
     events = run.events(con)
     result = ScanResult(
@@ -251,6 +274,7 @@ def scan(
         "accounts": result.accounts,
         "verdicts": result.verdicts,
         "campaigns": len(campaigns),
+        "enforced": {str(a): int(n) for a, n in enforced.items()},  # requests per gateway action
         "config": msgspec.to_builtins(cfg),
         "seconds": seconds,
     }

@@ -25,6 +25,7 @@ from distillguard.coordination.links import link_stage
 from distillguard.fingerprints.account import fingerprint_stage
 from distillguard.ingest.quarantine import Quarantine
 from distillguard.intel.match import match_partners
+from distillguard.scan.enforcement import enforcement_stage
 from distillguard.scan.run import window_events
 from distillguard.spark.read import ERROR_FIELDS, Settings, read_events
 from distillguard.spark.sql import Tables
@@ -135,6 +136,10 @@ class SparkEngine:
         self.tables.run(evidence_stage())
         self.tables.pull(con, "ev_hours")
         self.tables.pull(con, "ev_top")
+
+    def enforcement(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.tables.run(enforcement_stage())
+        self.tables.pull(con, "enforced")
 
     def events(self, con: duckdb.DuckDBPyConnection) -> int:
         return int(self.spark.table("ev").count())
