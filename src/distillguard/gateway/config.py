@@ -14,7 +14,7 @@ from typing import Literal
 import msgspec
 import yaml
 
-from distillguard.verdicts.config import VERDICTS, ConfigError
+from distillguard.verdicts.config import VERDICTS, ConfigError, load_yaml
 
 ACTIONS = ("allow", "throttle", "degrade", "challenge", "block")
 Action = Literal["allow", "throttle", "degrade", "challenge", "block"]
@@ -117,7 +117,7 @@ class GatewayConfig(msgspec.Struct, forbid_unknown_fields=True):
 def load_gateway_config(path: Path | None = None) -> GatewayConfig:
     source = path or Path(str(resources.files("distillguard.gateway") / "default.yaml"))
     try:
-        raw = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+        raw = load_yaml(source.read_text(encoding="utf-8")) or {}
         cfg = msgspec.convert(raw, GatewayConfig)
     except OSError as exc:
         raise ConfigError(f"{source}: cannot read config ({exc.strerror})") from None

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 from pathlib import Path
 
@@ -18,6 +19,26 @@ VERDICTS = ("clear", "watch", "challenge", "block")
 
 class ConfigError(ValueError):
     """A config file that cannot be used, with where and why."""
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML as people write numbers: ``1e6`` is a float (YAML 1.1 wants ``1.0e+6``)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def load_yaml(text: str) -> object:
+    r"""Settings YAML, safely (no tags that run code).
+
+    >>> load_yaml("a: 1e6\nb: 2.5E-3\nc: 12")
+    {'a': 1000000.0, 'b': 0.0025, 'c': 12}
+    """
+    return yaml.load(text, Loader=_Loader)  # a SafeLoader
 
 
 class Thresholds(msgspec.Struct, forbid_unknown_fields=True):
@@ -61,7 +82,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True):
 def load_config(path: Path | None = None) -> Config:
     source = path or Path(str(resources.files("distillguard.verdicts") / "default.yaml"))
     try:
-        raw = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+        raw = load_yaml(source.read_text(encoding="utf-8")) or {}
         return msgspec.convert(raw, Config)
     except OSError as exc:
         raise ConfigError(f"{source}: cannot read config ({exc.strerror})") from None
