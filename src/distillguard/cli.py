@@ -18,6 +18,7 @@ from distillguard.evaluate.command import evaluate_command
 from distillguard.gateway.command import gateway_demo_command, mock_model_command, serve_command
 from distillguard.ingest.command import ingest_command
 from distillguard.intel.command import intel_app
+from distillguard.provenance.command import provenance_app
 from distillguard.scan.command import scan_command
 from distillguard.signals.command import signals_command
 from distillguard.simulate.command import simulate_command
@@ -113,6 +114,7 @@ app.command("mock-model")(mock_model_command)
 app.command("gateway-demo")(gateway_demo_command)
 app.command("console")(console_command)
 app.add_typer(intel_app, name="intel")
+app.add_typer(provenance_app, name="provenance")
 
 
 def main() -> None:

@@ -22,70 +22,87 @@ from distillguard.gateway.state.protocol import StateDown
 
 _log = logging.getLogger("distillguard.gateway")
 
-# The limits of one request, all or nothing (``limits.admit_on`` in Lua). KEYS: the limits'
-# keys; ARGV: lease, lease seconds, then kind ('r' rate, 'c' concurrent), limit, cost per key.
-# Returns {wait, index}: {"0", -1} when admitted.
+# The limits of a batch of requests, each all or nothing, in order (``limits.admit_on`` in Lua):
+# one script call for every request that arrived in one turn of the event loop. KEYS: each
+# request's limit keys, one request after another; ARGV: the number of requests, then per
+# request its lease, lease seconds and number of limits, then per limit its kind ('r' rate,
+# 'c' concurrent), limit and cost. Returns {wait, index} per request: {"0", -1} when admitted.
 _ADMIT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local lease, lease_s = ARGV[1], tonumber(ARGV[2])
-local after, worst, at = {}, 0, -1
-for i, key in ipairs(KEYS) do
-  local kind = ARGV[3 * i]
-  local cap = tonumber(ARGV[3 * i + 1])
-  local wait = 0
-  if kind == 'c' then
-    redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
-    if redis.call('ZCARD', key) >= cap then wait = CONCURRENT_RETRY end
-  else
-    local cost = tonumber(ARGV[3 * i + 2])
+local out, a, k = {}, 2, 0
+for r = 1, tonumber(ARGV[1]) do
+  local lease, lease_s, n = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+  a = a + 3
+  local after, worst, at = {}, 0, -1
+  for i = 1, n do
+    local key, kind, cap = KEYS[k + i], ARGV[a], tonumber(ARGV[a + 1])
+    local wait = 0
+    if kind == 'c' then
+      redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+      if redis.call('ZCARD', key) >= cap then wait = CONCURRENT_RETRY end
+    else
+      local cost = tonumber(ARGV[a + 2])
+      local rate = cap / 60.0
+      local b = redis.call('HMGET', key, 't', 'u')
+      local tokens = tonumber(b[1]) or cap
+      local updated = tonumber(b[2]) or now
+      tokens = math.min(cap, tokens + math.max(0, now - updated) * rate)
+      if tokens >= cost then
+        after[i] = tokens - cost
+      elseif rate > 0 then
+        wait = (cost - tokens) / rate
+      else
+        wait = 60
+      end
+    end
+    if wait > worst then worst, at = wait, i - 1 end
+    a = a + 3
+  end
+  if at < 0 then
+    for i = 1, n do
+      local key = KEYS[k + i]
+      if after[i] == nil then
+        redis.call('ZADD', key, now + lease_s, lease)
+        redis.call('EXPIRE', key, math.ceil(lease_s) + 60)
+      else
+        redis.call('HSET', key, 't', tostring(after[i]), 'u', tostring(now))
+        redis.call('EXPIRE', key, 86400)
+      end
+    end
+  end
+  out[#out + 1] = tostring(worst)
+  out[#out + 1] = at
+  k = k + n
+end
+return out
+""".replace("CONCURRENT_RETRY", repr(CONCURRENT_RETRY_S))
+
+# After the answers, a batch at once (``limits.settle_on``). KEYS: per request the buckets to
+# charge, then the leases to end; ARGV: the number of requests, then per request its lease,
+# number of buckets and of leases, then limit and amount per bucket.
+_SETTLE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local a, k = 2, 0
+for r = 1, tonumber(ARGV[1]) do
+  local lease, charges, leases = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+  a = a + 3
+  for i = 1, charges do
+    local key, cap = KEYS[k + i], tonumber(ARGV[a])
     local rate = cap / 60.0
     local b = redis.call('HMGET', key, 't', 'u')
     local tokens = tonumber(b[1]) or cap
     local updated = tonumber(b[2]) or now
-    tokens = math.min(cap, tokens + math.max(0, now - updated) * rate)
-    if tokens >= cost then
-      after[i] = tokens - cost
-    elseif rate > 0 then
-      wait = (cost - tokens) / rate
-    else
-      wait = 60
-    end
-  end
-  if wait > worst then worst, at = wait, i - 1 end
-end
-if at >= 0 then return {tostring(worst), at} end
-for i, key in ipairs(KEYS) do
-  if ARGV[3 * i] == 'c' then
-    redis.call('ZADD', key, now + lease_s, lease)
-    redis.call('EXPIRE', key, math.ceil(lease_s) + 60)
-  else
-    redis.call('HSET', key, 't', tostring(after[i]), 'u', tostring(now))
+    tokens = math.min(cap, tokens + math.max(0, now - updated) * rate) - tonumber(ARGV[a + 1])
+    redis.call('HSET', key, 't', tostring(tokens), 'u', tostring(now))
     redis.call('EXPIRE', key, 86400)
+    a = a + 2
   end
-end
-return {"0", -1}
-""".replace("CONCURRENT_RETRY", repr(CONCURRENT_RETRY_S))
-
-# After the answer (``limits.settle_on``). KEYS: the buckets to charge, then the leases to end;
-# ARGV: lease, number of buckets, then limit and amount per bucket.
-_SETTLE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local n = tonumber(ARGV[2])
-for i = 1, n do
-  local key = KEYS[i]
-  local cap = tonumber(ARGV[2 * i + 1])
-  local rate = cap / 60.0
-  local b = redis.call('HMGET', key, 't', 'u')
-  local tokens = tonumber(b[1]) or cap
-  local updated = tonumber(b[2]) or now
-  tokens = math.min(cap, tokens + math.max(0, now - updated) * rate) - tonumber(ARGV[2 * i + 2])
-  redis.call('HSET', key, 't', tostring(tokens), 'u', tostring(now))
-  redis.call('EXPIRE', key, 86400)
-end
-for i = n + 1, #KEYS do
-  redis.call('ZREM', KEYS[i], ARGV[1])
+  for i = charges + 1, charges + leases do
+    redis.call('ZREM', KEYS[k + i], lease)
+  end
+  k = k + charges + leases
 end
 return 0
 """
@@ -136,6 +153,8 @@ class RedisState:
         self._windows: OrderedDict[str, tuple[int, int]] = OrderedDict()
         self._tasks: set[asyncio.Task[None]] = set()
         self._batch: list[tuple[str, bool]] = []
+        self._admits: list[tuple[list[str], list[Any], asyncio.Future[tuple[float, int]]]] = []
+        self._settles: list[tuple[list[str], list[Any]]] = []
         self._retry_at = 0.0  # while down: when to try the server again
         self.failures = 0  # operations that failed or were skipped while down, for /metrics
 
@@ -158,18 +177,39 @@ class RedisState:
         if self._down():
             self.failures += 1
             raise StateDown("shared state unreachable (retried within a second)")
-        args: list[Any] = [lease, lease_s]
+        loop = asyncio.get_running_loop()
+        found: asyncio.Future[tuple[float, int]] = loop.create_future()
+        args: list[Any] = [lease, lease_s, len(limits)]
         for limit in limits:
             args += ["c" if limit.kind == "concurrent" else "r", limit.limit, limit.cost]
+        self._admits.append(([self.prefix + limit.key for limit in limits], args, found))
+        if len(self._admits) == 1:  # those that arrive in this turn of the loop go together
+            loop.call_soon(self._flush_admits)
         try:
             async with asyncio.timeout(self.timeout_s * 2):
-                wait, at = await self._admit(
-                    keys=[self.prefix + limit.key for limit in limits], args=args
-                )
+                return await asyncio.shield(found)
         except Exception as exc:
             raise self._failed(exc) from None
+
+    def _flush_admits(self) -> None:
+        batch, self._admits = self._admits, []
+        self._spawn(self._send_admits(batch))
+
+    async def _send_admits(self, batch: list[tuple[list[str], list[Any], Any]]) -> None:
+        keys = [key for request, _, _ in batch for key in request]
+        args = [len(batch), *(arg for _, request, _ in batch for arg in request)]
+        try:
+            async with asyncio.timeout(self.timeout_s * 2):
+                out = await self._admit(keys=keys, args=args)
+        except Exception as exc:
+            for _, _, found in batch:
+                if not found.done():
+                    found.set_exception(exc)
+            return
         self._up()
-        return float(wait), int(at)
+        for i, (_, _, found) in enumerate(batch):
+            if not found.done():
+                found.set_result((float(out[2 * i]), int(out[2 * i + 1])))
 
     def settle(
         self, charges: Sequence[tuple[str, float, float]], leases: Sequence[str], lease: str
@@ -180,21 +220,32 @@ class RedisState:
             self.failures += 1
             return
         keys = [self.prefix + key for key, _, _ in charges] + [self.prefix + k for k in leases]
-        args: list[Any] = [lease, len(charges)]
+        args: list[Any] = [lease, len(charges), len(leases)]
         for _, per_minute, amount in charges:
             args += [per_minute, amount]
-        task = asyncio.get_running_loop().create_task(self._send_settle(keys, args))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._settles.append((keys, args))
+        if len(self._settles) == 1:  # nobody waits on these: sent together every 5 ms
+            asyncio.get_running_loop().call_later(_BATCH_S, self._flush_settles)
 
-    async def _send_settle(self, keys: list[str], args: list[Any]) -> None:
+    def _flush_settles(self) -> None:
+        batch, self._settles = self._settles, []
+        self._spawn(self._send_settles(batch))
+
+    async def _send_settles(self, batch: list[tuple[list[str], list[Any]]]) -> None:
+        keys = [key for request, _ in batch for key in request]
+        args = [len(batch), *(arg for _, request in batch for arg in request)]
         try:
             async with asyncio.timeout(self.timeout_s * 2):
                 await self._settle(keys=keys, args=args)
-        except Exception as exc:  # the lease expires by itself; the charge is lost
+        except Exception as exc:  # the leases expire by themselves; the charges are lost
             self._failed(exc)
             return
         self._up()
+
+    def _spawn(self, work: Any) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def observe(self, account: str, flag: bool, window: int) -> None:
         if self._down():
@@ -264,6 +315,8 @@ class RedisState:
             return False
 
     async def close(self) -> None:
+        if self._settles:  # leases to end: sent now, not left to expire
+            self._flush_settles()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.client.aclose()
