@@ -123,3 +123,58 @@ def test_the_cli_scores_texts_through_a_real_tokenizer(toy: ToyModel, tmp_path: 
     )  # fmt: skip
     assert bad.returncode != 0
     assert f"{marked}:2: field `text`" in bad.stderr
+
+
+def test_the_gateway_asks_for_the_mark_only_for_configured_verdicts(tmp_path: Path) -> None:
+    import httpx
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from distillguard.gateway.app import Gateway
+    from distillguard.gateway.config import load_gateway_config
+    from distillguard.gateway.local import serving
+
+    seen: list[tuple[bytes, dict[str, str]]] = []
+
+    async def chat(request: Request) -> JSONResponse:
+        seen.append((await request.body(), dict(request.headers)))
+        answer = {"role": "assistant", "content": "42"}
+        return JSONResponse({"id": "x", "object": "chat.completion", "model": "m",
+                             "choices": [{"index": 0, "message": answer}]})  # fmt: skip
+
+    config = tmp_path / "gateway.yaml"
+    config.write_text(
+        "identity: {header: x-account}\nactions: {watch: allow}\nwatermark: {verdicts: [watch]}\n"
+    )
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "accounts.csv").write_text(
+        "account_id,risk,verdict,cluster_id,campaign_id,reasons\n"
+        "acct_farm,0.5,watch,C0017,K0017,shared template\nacct_new,0.5,watch,,,online\n"
+    )
+    upstream = Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"])])
+    raw = b'{"model":"m",  "messages":[{"role":"user","content":"Solve 17*23 step by step"}]}'
+    with serving(upstream) as model:
+        gateway = Gateway(model, load_gateway_config(config), results, None, tmp_path / "log")
+        with serving(gateway.app()) as url:
+            for account, extra in [
+                ("acct_customer", {"x-distillguard-watermark": "C0017"}),  # a client's: dropped
+                ("acct_farm", {"x-distillguard-watermark": ""}),
+                ("acct_new", {}),
+            ]:
+                r = httpx.post(
+                    url + "/v1/chat/completions",
+                    content=raw,
+                    headers={"x-account": account, "content-type": "application/json", **extra},
+                )
+                assert r.status_code == 200
+    assert [body for body, _ in seen] == [raw] * 3  # bodies byte for byte as sent
+    assert [h.get("x-distillguard-watermark") for _, h in seen] == [
+        None,
+        "C0017",
+        "account:acct_new",
+    ]
+    logged = [json.loads(x) for p in sorted((tmp_path / "log").glob("*.jsonl")) for x in p.open()]
+    assert [e["gateway"].get("watermark") for e in logged] == [None, "C0017", "account:acct_new"]

@@ -245,7 +245,9 @@ class Gateway:
         started = time.perf_counter()
         raw_path = scope.get("raw_path")  # as sent: %2F stays %2F
         path = raw_path.decode("latin-1") if raw_path else scope["path"]
-        headers, forward, repeated = _headers(scope["headers"], self.identity)
+        headers, forward, repeated = _headers(
+            scope["headers"], self.identity, self.cfg.watermark.header.lower()
+        )
         call = Call(
             started,
             f"gw_{self._id_prefix}{next(self._ids):010x}",
@@ -317,6 +319,8 @@ class Gateway:
         if degrade and call.body:
             content = _encode(degrade_request(call.body, self.cfg.degrade.max_tokens, path))
         forward.append(("accept-encoding", "identity"))
+        if decision.watermark:
+            forward.append((self.cfg.watermark.header, decision.watermark))
         query = scope.get("query_string")  # as sent: not parsed and re-encoded
         target = f"{path}?{query.decode('latin-1')}" if query else path
         self.metrics.overhead.observe(time.perf_counter() - started)
@@ -506,10 +510,11 @@ def _json_object(raw: bytes) -> dict[str, Any]:
 
 
 def _headers(
-    raw: list[tuple[bytes, bytes]], identity: Identity
+    raw: list[tuple[bytes, bytes]], identity: Identity, own: str
 ) -> tuple[dict[str, str], list[tuple[str, str]], set[str]]:
-    """The request's headers by name (the last of repeats), those to forward, in order, and
-    the credential headers sent more than once."""
+    """The request's headers by name (the last of repeats), those to forward, in order (not
+    the identity header, nor ``own``, the gateway's to send), and the credential headers sent
+    more than once."""
     named: dict[str, str] = {}
     forward: list[tuple[str, str]] = []
     repeated: set[str] = set()
@@ -519,7 +524,7 @@ def _headers(
         if name in named and name in credentials:
             repeated.add(name)
         named[name] = value
-        if k not in _HOP and name != identity.header:
+        if k not in _HOP and name != identity.header and name != own:
             forward.append((name, value))
     return named, forward, repeated
 

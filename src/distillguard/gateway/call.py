@@ -126,4 +126,6 @@ def event_of(
             "verdict": decision.verdict,
             "why": decision.why,
         }
+        if decision.watermark:  # which key a later provenance test looks for
+            event["gateway"]["watermark"] = decision.watermark
     return event

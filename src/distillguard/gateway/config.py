@@ -46,6 +46,14 @@ class Budgets(msgspec.Struct, forbid_unknown_fields=True):
     campaign: Budget = msgspec.field(default_factory=Budget)
 
 
+class WatermarkSettings(msgspec.Struct, forbid_unknown_fields=True):
+    """Which answers the model server is asked to watermark (docs/provenance.md)."""
+
+    verdicts: list[str] = msgspec.field(default_factory=list)  # none by default
+    header: str = "x-distillguard-watermark"  # sent with the key id; a client's is dropped
+    key_by: Literal["cluster", "campaign", "account"] = "cluster"
+
+
 class Degrade(msgspec.Struct, forbid_unknown_fields=True):
     max_tokens: int = 512
 
@@ -104,6 +112,7 @@ class GatewayConfig(msgspec.Struct, forbid_unknown_fields=True):
     throttle: Throttle = msgspec.field(default_factory=Throttle)
     budgets: dict[str, Budgets] = msgspec.field(default_factory=dict)  # by verdict
     degrade: Degrade = msgspec.field(default_factory=Degrade)
+    watermark: WatermarkSettings = msgspec.field(default_factory=WatermarkSettings)
     online: Online = msgspec.field(default_factory=Online)
     limits: Limits = msgspec.field(default_factory=Limits)
     on_detector_error: Literal["open", "closed"] = "open"
@@ -125,7 +134,8 @@ def load_gateway_config(path: Path | None = None) -> GatewayConfig:
         raise ConfigError(f"{source}: {exc}") from None
     if cfg.throttle.requests_per_minute < 1:  # a bucket that never holds one request
         raise ConfigError(f"{source}: throttle.requests_per_minute must be at least 1")
-    for section, names in (("actions", cfg.actions), ("budgets", cfg.budgets)):
+    marked = ("watermark.verdicts", cfg.watermark.verdicts)
+    for section, names in (("actions", cfg.actions), ("budgets", cfg.budgets), marked):
         if unknown := set(names) - set(VERDICTS):
             message = f"{section}: unknown verdicts {sorted(unknown)}; use {VERDICTS}"
             raise ConfigError(f"{source}: {message}")

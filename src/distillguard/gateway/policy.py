@@ -34,6 +34,7 @@ class Decision:
     leases: tuple[str, ...] = ()
     lease: str = ""
     settled: bool = field(default=False)
+    watermark: str = ""  # the key id the model server is asked to mark the answer with
 
 
 class Policy:
@@ -51,6 +52,25 @@ class Policy:
         """The action for an account's request; with ``signals``, counted first. Without, the
         online rule judges on the requests seen so far: the gateway then reads this request's
         signals while the model server works, so the detector adds none of its time."""
+        decision = await self._decide(account, signals)
+        if decision.action in ("allow", "degrade"):
+            decision.watermark = self.watermark_for(decision.verdict, account)
+        return decision
+
+    def watermark_for(self, verdict: str, account: str) -> str:
+        """The key id to mark an answer with ("" for none): the account's cluster's by default,
+        so that one test finds what a whole farm was given."""
+        marking = self.cfg.watermark
+        if verdict not in marking.verdicts:
+            return ""
+        found = ""
+        if marking.key_by == "campaign":
+            found = self.book.campaign_of(account)
+        if marking.key_by in ("campaign", "cluster") and not found:
+            found = self.book.cluster_of(account)
+        return found or f"account:{account}"
+
+    async def _decide(self, account: str, signals: RequestSignals | None) -> Decision:
         if signals is not None:
             self.observe(account, signals)
         verdict, why = self.book.lookup(account)

@@ -31,6 +31,7 @@ LIVE = (
     "budgets",
     "throttle",
     "degrade",
+    "watermark",
     "online",
     "on_detector_error",
     "on_state_error",

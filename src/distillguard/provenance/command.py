@@ -49,6 +49,13 @@ def suspect_command(
         Path,
         typer.Option(help="The watermarked model's tokenizer.json (Hugging Face tokenizers)."),
     ],
+    key: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Test this key id (e.g. a cluster id from the gateway's events, "
+            "`gateway.watermark`) instead of the file's list; repeat for more."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per key.")] = False,
 ) -> None:
     """Score the texts against every key: distinct (context, token) pairs scored, how many are
@@ -61,7 +68,7 @@ def suspect_command(
     from distillguard.provenance.score import score
 
     try:
-        keys = load_keys(key_file)
+        keys = load_keys(key_file, key or ())
         tok = Tokenizer.from_file(str(tokenizer))
     except ConfigError as exc:
         raise fail(str(exc)) from None

@@ -99,8 +99,10 @@ def new_key_file(
     path.chmod(0o600)
 
 
-def load_keys(path: Path) -> list[WatermarkKey]:
-    """The keys of a key file; ConfigError naming the file and field when it is not one."""
+def load_keys(path: Path, key_ids: Sequence[str] = ()) -> list[WatermarkKey]:
+    """The keys of a key file (or those of ``key_ids`` under its secret: any key id the
+    gateway logged, e.g. a cluster's); ConfigError naming the file and field when it is not
+    one."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         secret = bytes.fromhex(data["secret"])
@@ -114,4 +116,4 @@ def load_keys(path: Path) -> list[WatermarkKey]:
         ) from None
     if not 0 < gamma < 1 or context < 1 or not ids:
         raise ConfigError(f"{path}: gamma must be in (0, 1), context >= 1, and keys not empty")
-    return [derive(secret, k, gamma, delta, context) for k in ids]
+    return [derive(secret, k, gamma, delta, context) for k in (key_ids or ids)]
