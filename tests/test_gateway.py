@@ -167,6 +167,14 @@ def test_degraded_accounts_lose_reasoning_not_the_answer(gw: Running) -> None:
     assert final.content[0].text == ANSWER
     sent = gw.raw_events()[0]
     assert sent["gateway"]["action"] == "degrade"  # type: ignore[index]
+    # Served by a smaller model when configured; the event keeps what the client asked for.
+    gw.gateway.cfg.degrade.model = "mock-small"
+    chat = client.chat.completions.create(model="mock-1", messages=MSG)
+    assert chat.model == "mock-small"
+    assert chat.choices[0].message.content == ANSWER
+    assert gw.raw_events()[-1]["model"] == "mock-1"
+    clear = gw.openai("acct_ok").chat.completions.create(model="mock-1", messages=MSG)
+    assert clear.model == "mock-1"  # never for other verdicts
 
 
 def test_challenge_and_block_are_errors_the_sdks_raise(gw: Running) -> None:

@@ -317,7 +317,8 @@ class Gateway:
         degrade = decision.action == "degrade"
         content = raw
         if degrade and call.body:
-            content = _encode(degrade_request(call.body, self.cfg.degrade.max_tokens, path))
+            settings = self.cfg.degrade
+            content = _encode(degrade_request(call.body, settings.max_tokens, path, settings.model))
         forward.append(("accept-encoding", "identity"))
         if decision.watermark:
             forward.append((self.cfg.watermark.header, decision.watermark))

@@ -56,6 +56,7 @@ class WatermarkSettings(msgspec.Struct, forbid_unknown_fields=True):
 
 class Degrade(msgspec.Struct, forbid_unknown_fields=True):
     max_tokens: int = 512
+    model: str | None = None  # degraded requests are served by this model (smaller, slower)
 
 
 class Online(msgspec.Struct, forbid_unknown_fields=True):

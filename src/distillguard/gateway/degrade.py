@@ -24,8 +24,12 @@ _LENGTH_FIELDS = ("max_tokens", "max_completion_tokens", "max_output_tokens")
 DEGRADED_FIELDS = (*_LENGTH_FIELDS, "n", "logprobs", "top_logprobs", "thinking")  # all it touches
 
 
-def degrade_request(body: dict[str, Any], max_tokens: int, path: str = "") -> dict[str, Any]:
+def degrade_request(
+    body: dict[str, Any], max_tokens: int, path: str = "", model: str | None = None
+) -> dict[str, Any]:
     out = dict(body)
+    if model and "model" in out:  # served by a smaller or slower model instead
+        out["model"] = model
     given = [name for name in _LENGTH_FIELDS if name in out]
     for name in given:
         if not isinstance(out[name], int) or out[name] > max_tokens:
