@@ -28,7 +28,8 @@ def bias(key: WatermarkKey, context: Sequence[int], logits: NDArray[Any]) -> NDA
     if len(context) < key.context:
         return logits  # too little context to pick a green list: unmarked
     mask = green_mask(key, context, logits.shape[-1])
-    return logits + mask.astype(logits.dtype) * np.asarray(key.delta, dtype=logits.dtype)
+    marked: NDArray[Any] = logits + mask.astype(logits.dtype) * np.asarray(key.delta, logits.dtype)
+    return marked
 
 
 class HFWatermark:
