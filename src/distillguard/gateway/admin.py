@@ -5,6 +5,8 @@ GET    /admin/verdicts/account/ACCOUNT      the verdict enforced, and why
 PUT    /admin/verdicts/{account|cluster}/ID {"verdict": "block"}
 DELETE /admin/verdicts/{account|cluster}/ID lift a manual verdict
 POST   /admin/reload                        read the scan's results now
+POST   /admin/v1/signup-risk                {"account_id": ..., "email_domain": ..., ...}:
+                                            risk, action (allow, verify, refuse), reasons
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from distillguard.contract.account import Account
 from distillguard.gateway.state import StateDown
 from distillguard.verdicts.config import VERDICTS, ConfigError
 
@@ -74,8 +77,36 @@ def admin_routes(gw: Gateway) -> list[Route]:
     async def reload(request: Request) -> Response:
         return guard(request) or JSONResponse({"reloaded": gw.book.reload(force=True)})
 
+    async def signup_risk(request: Request) -> Response:
+        if denied := guard(request):
+            return denied
+        try:
+            record = msgspec.json.decode(await request.body())
+        except msgspec.DecodeError as exc:
+            return JSONResponse({"error": f"body: not JSON ({exc})"}, 400)
+        if not isinstance(record, dict) or not isinstance(record.get("account_id"), str):
+            return JSONResponse({"error": "field account_id: expected a string"}, 400)
+        created = None
+        if "created_at" in record:  # the contract's field, checked as ingest checks it
+            try:
+                when = {"account_id": record["account_id"], "created_at": record["created_at"]}
+                created = msgspec.convert(when, Account).created_at
+            except msgspec.ValidationError as exc:
+                return JSONResponse({"error": f"field created_at: {exc}"}, 400)
+        found = gw.signups.assess(record, created)  # bursts timed by created_at: replays work
+        return JSONResponse(
+            {
+                "account_id": found.account_id,
+                "risk": found.risk,
+                "action": found.action,
+                "reasons": found.reasons,
+                "campaigns": found.campaigns,
+            }
+        )
+
     return [
         Route("/admin/verdicts", manual, methods=["GET"]),
         Route("/admin/verdicts/{scope}/{key:path}", one, methods=["GET", "PUT", "DELETE"]),
         Route("/admin/reload", reload, methods=["POST"]),
+        Route("/admin/v1/signup-risk", signup_risk, methods=["POST"]),
     ]
