@@ -29,7 +29,7 @@ WEIGHTS = {"payment": 1.0, "email": 0.8, "ip": 0.7, "prefix": 0.5, "client": 0.3
 NAMES = {
     "payment": "payment method",
     "email": "e-mail domain",
-    "ip": "sign-up address",
+    "ip": "sign-up IP address",
     "prefix": "sign-up /24 or /48",
     "client": "client",
     "tls": "TLS fingerprint",
