@@ -72,6 +72,9 @@ def test_a_changed_file_is_in_force_on_the_same_connection(
             time.sleep(1.5)
             assert _ask(conn) == 403
         assert any("not reloaded" in r.message for r in caplog.records)
+        config.write_bytes(b"# caf\xe9\n" + BLOCK.encode())  # Latin-1: not UTF-8
+        time.sleep(1.5)
+        assert _ask(conn) == 403
         config.write_text(ALLOW + "limits: {max_body_bytes: 10}\n")  # needs a restart
         deadline = time.monotonic() + 3
         while _ask(conn) != 200:

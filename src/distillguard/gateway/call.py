@@ -35,6 +35,8 @@ class Call:
     signals: RequestSignals | None = None
     observed: bool = False
     extra: dict[str, Any] = field(default_factory=dict)  # more top-level fields, e.g. org_id
+    # Other decisions that hold budgets until the call ends (LiteLLM: its team's, key's, ...).
+    also: list[Decision] = field(default_factory=list)
 
 
 def observe(call: Call, policy: Policy, strict: bool = False) -> None:

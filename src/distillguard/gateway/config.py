@@ -131,6 +131,8 @@ def load_gateway_config(path: Path | None = None) -> GatewayConfig:
         cfg = msgspec.convert(raw, GatewayConfig)
     except OSError as exc:
         raise ConfigError(f"{source}: cannot read config ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{source}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except (yaml.YAMLError, msgspec.ValidationError) as exc:
         raise ConfigError(f"{source}: {exc}") from None
     if cfg.throttle.requests_per_minute < 1:  # a bucket that never holds one request

@@ -193,11 +193,11 @@ class Enforcer:
                 if SEVERITY[action] > SEVERITY[decision.action]:
                     found = await self.policy.decide(identity)
                     if SEVERITY[found.action] > SEVERITY[decision.action]:
-                        self.policy.settle(decision, 0)  # the budgets it took are not used
+                        call.also.append(decision)  # its budgets hold until the call ends
                         found.why = f"{identity}: {found.why}"
                         decision = found
                     else:
-                        self.policy.settle(found, 0)
+                        call.also.append(found)
             return decision
         except Exception as exc:  # the detector must never be why a request is lost
             if self.cfg.on_detector_error == "closed":
@@ -217,7 +217,9 @@ class Enforcer:
             self.observe(call)
             answer = _plain(response) if isinstance(response, dict) else None
             event = event_of(call, status, answer, self.keep_text, self._clock.now())
-            self.policy.settle(call.decision, tokens_of(event, call.body, answer))
+            tokens = tokens_of(event, call.body, answer)
+            for decision in (call.decision, *call.also):  # every budget it drew on
+                self.policy.settle(decision, tokens)
             self.log.append(event)
         except Exception as exc:
             _log.error("distillguard: request %s not logged: %r", call.request_id, exc)
@@ -281,7 +283,9 @@ class DistillguardGuardrail(CustomGuardrail):  # type: ignore[misc]  # LiteLLM i
                 enforcer.finish(call.request_id, status, None)
             headers = {"retry-after": str(decision.retry_after)} if decision.retry_after else {}
             raise ProxyException(message, code, None, status, headers=headers)
-        if not served:
+        if not served:  # no hook will say when it ends: its budgets are given back now
+            for held in (decision, *call.also):
+                enforcer.policy.settle(held, 0)
             return data
         enforcer.hold(call, data)
         if decision.action == "degrade":

@@ -104,4 +104,7 @@ class ConfigFollower:
                 await asyncio.wait_for(hup.wait(), every_s)
             force = hup.is_set()
             hup.clear()
-            self.check(force)
+            try:
+                self.check(force)
+            except Exception as exc:  # whatever the file holds, the follower keeps following
+                _log.error("settings not reloaded, those in force stay: %r", exc)

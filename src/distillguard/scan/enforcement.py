@@ -23,18 +23,19 @@ from __future__ import annotations
 from distillguard.store.sql import Stage, Table
 
 _ACTION = "json_extract_string(extra, '$.gateway.action')"
+_VERDICT = "json_extract_string(extra, '$.gateway.verdict')"
 
 
 def enforcement_stage() -> Stage:
-    """The stage that builds ``enforced`` (account, action, requests, tokens, first, last)
-    from ``ev``."""
+    """The stage that builds ``enforced`` (account, action, the verdict it was taken on,
+    requests, tokens, first, last) from ``ev``."""
     sql = f"""
-        SELECT account_id, {_ACTION} AS action, count(*) AS requests,
+        SELECT account_id, {_ACTION} AS action, {_VERDICT} AS verdict, count(*) AS requests,
                sum(coalesce(input_tokens, 0) + coalesce(output_tokens, 0)) AS tokens,
                min(ts) AS first_ts, max(ts) AS last_ts
         FROM ev
         WHERE extra LIKE '%"gateway"%' AND {_ACTION} IS NOT NULL
-        GROUP BY account_id, {_ACTION}
-        ORDER BY account_id, action
+        GROUP BY account_id, {_ACTION}, {_VERDICT}
+        ORDER BY account_id, action, verdict
     """
     return Stage((Table("enforced", sql),))

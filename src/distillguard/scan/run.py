@@ -3,7 +3,7 @@
     accounts.csv     account_id,risk,verdict,cluster_id,campaign_id,reasons,flagged_at
     campaigns.json   campaigns with accounts, indicators, tactics and evidence
     report.html      a readable report with plots
-    enforcement.csv  account_id,action,requests,tokens,first_ts,last_ts: what the gateway did
+    enforcement.csv  account_id,action,verdict,requests,tokens,first_ts,last_ts: the gateway's
     manifest.json    the store, the window, the config, counts
 
 The stages are set-oriented SQL over temp tables in one DuckDB connection; Python touches
@@ -245,10 +245,10 @@ def scan(
     partial = out / "enforcement.csv.partial"
     path = partial.as_posix().replace("'", "''")
     con.execute(f"""
-        COPY (SELECT account_id, action, requests, tokens,
+        COPY (SELECT account_id, action, verdict, requests, tokens,
                      strftime(first_ts, '%Y-%m-%dT%H:%M:%SZ') AS first_ts,
                      strftime(last_ts, '%Y-%m-%dT%H:%M:%SZ') AS last_ts
-              FROM enforced ORDER BY account_id, action)
+              FROM enforced ORDER BY account_id, action, verdict)
         TO '{path}' (HEADER, DELIMITER ',')
     """)
     os.replace(partial, out / "enforcement.csv")

@@ -155,6 +155,7 @@ class RedisState:
         self._batch: list[tuple[str, bool]] = []
         self._admits: list[tuple[list[str], list[Any], asyncio.Future[tuple[float, int]]]] = []
         self._settles: list[tuple[list[str], list[Any]]] = []
+        self._settle_soon = False
         self._retry_at = 0.0  # while down: when to try the server again
         self.failures = 0  # operations that failed or were skipped while down, for /metrics
 
@@ -189,6 +190,10 @@ class RedisState:
             async with asyncio.timeout(self.timeout_s * 2):
                 return await asyncio.shield(found)
         except Exception as exc:
+            # The script may still run on a slow server: end the lease it would take, or it
+            # would hold a place for the whole lease time (ending an unknown lease does nothing).
+            if held := [self.prefix + x.key for x in limits if x.kind == "concurrent"]:
+                self._queue_settle(held, [lease, 0, len(held)], soon=True)
             raise self._failed(exc) from None
 
     def _flush_admits(self) -> None:
@@ -223,12 +228,24 @@ class RedisState:
         args: list[Any] = [lease, len(charges), len(leases)]
         for _, per_minute, amount in charges:
             args += [per_minute, amount]
+        self._queue_settle(keys, args, soon=bool(leases))
+
+    def _queue_settle(self, keys: list[str], args: list[Any], soon: bool) -> None:
+        """Charges wait up to 5 ms to go together; a lease's end goes out on the next turn of
+        the loop, before the client's next request can be admitted against it."""
         self._settles.append((keys, args))
-        if len(self._settles) == 1:  # nobody waits on these: sent together every 5 ms
-            asyncio.get_running_loop().call_later(_BATCH_S, self._flush_settles)
+        loop = asyncio.get_running_loop()
+        if soon and not self._settle_soon:
+            self._settle_soon = True
+            loop.call_soon(self._flush_settles)
+        elif len(self._settles) == 1 and not self._settle_soon:
+            loop.call_later(_BATCH_S, self._flush_settles)
 
     def _flush_settles(self) -> None:
+        self._settle_soon = False
         batch, self._settles = self._settles, []
+        if not batch:  # sent already by an earlier flush
+            return
         self._spawn(self._send_settles(batch))
 
     async def _send_settles(self, batch: list[tuple[list[str], list[Any]]]) -> None:
