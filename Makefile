@@ -83,6 +83,7 @@ bench: setup
 	$(UV) run python bench/signals.py
 	$(UV) run python bench/scan.py
 	$(UV) run python bench/gateway.py
+	$(UV) run python bench/countermeasures.py
 	$(UV) run python bench/console.py
 	$(UV) run python bench/signup.py
 	$(UV) run python bench/partners.py

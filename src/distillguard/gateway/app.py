@@ -18,7 +18,7 @@ import hmac
 import itertools
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,12 +54,20 @@ from distillguard.gateway.stream import (
     decode_data,
     event_data,
 )
+from distillguard.gateway.summary import (
+    StreamSummary,
+    Summariser,
+    SummaryError,
+    reasoning_of,
+    with_summary,
+)
 from distillguard.gateway.upstream import Reply, Upstream, UpstreamError
 from distillguard.gateway.verdicts import Scope as VerdictScope
 from distillguard.gateway.verdicts import VerdictBook
 from distillguard.signup.check import SignupCheck
 
 # Hop-by-hop headers, and those the gateway sets itself (the body may change when degraded).
+Summarise = Callable[[str], Awaitable[str]]
 _HOP = frozenset(
     {
         b"connection",
@@ -164,6 +172,7 @@ class Gateway:
         self._id_prefix, self._ids = os.urandom(11).hex(), itertools.count()
         limits = cfg.limits
         self.upstream = Upstream(upstream, limits.upstream_timeout_s, limits.connect_timeout_s)
+        self.summariser = Summariser(cfg, self.upstream)
         self.spans = SpanExport(cfg.otel) if cfg.otel.enabled else None
 
     def app(self) -> ASGIApp:
@@ -219,6 +228,7 @@ class Gateway:
     async def close(self) -> None:
         await self.state.close()
         await self.upstream.close()
+        await self.summariser.close()
         self.log.close()
         if self.spans is not None:
             self.spans.close()  # sends what is queued
@@ -318,10 +328,11 @@ class Gateway:
         if decision.action in REFUSING:
             return self._refuse_by(call, decision)
         degrade = decision.action == "degrade"
-        content = raw
+        content, served = raw, call.body
         if degrade and call.body:
             settings = self.cfg.degrade
-            content = _encode(degrade_request(call.body, settings.max_tokens, path, settings.model))
+            served = degrade_request(call.body, settings.max_tokens, path, settings.model)
+            content = _encode(served)
         forward.append(("accept-encoding", "identity"))
         if decision.watermark:
             forward.append((self.cfg.watermark.header, decision.watermark))
@@ -342,8 +353,17 @@ class Gateway:
         if encoded:
             out += [(k, v) for k, v in reply.headers if k == b"content-encoding"]
             degrade = False
+        # The reasoning's summary, when configured: written for this request's model and API.
+        summarise = None
+        if degrade and self.cfg.degrade.reasoning == "summary" and reply.status < 400:
+            model = str(served.get("model") or "")
+
+            async def summarise(text: str) -> str:
+                return await self.summariser.summarise(text, model, path, forward)
+
         if reply.content_type.startswith("text/event-stream"):
-            streamed = StreamingResponse(self._relay(call, reply, degrade), reply.status)
+            relay = self._relay(call, reply, degrade, summarise)
+            streamed = StreamingResponse(relay, reply.status)
             streamed.raw_headers = out  # as the model server sent them, repeats included
             return streamed
         try:
@@ -352,7 +372,7 @@ class Gateway:
             return self._upstream_failed(call, exc)
         answer = {} if encoded else _json_object(body)
         if degrade and answer and reply.status < 400:
-            answer = strip_response(answer)
+            answer = await self._summarised(call, answer, summarise)
             body = _encode(answer)
         if reply.status >= 500:
             self.metrics.upstream_errors.labels(str(reply.status)).inc()
@@ -400,9 +420,29 @@ class Gateway:
     def _observe(self, call: Call, strict: bool = False) -> None:
         observe(call, self.policy, strict)
 
-    async def _relay(self, call: Call, reply: Reply, degrade: bool) -> AsyncIterator[bytes]:
+    async def _summarised(
+        self, call: Call, answer: dict[str, Any], summarise: Summarise | None
+    ) -> dict[str, Any]:
+        """A degraded answer: its reasoning summarised when configured, else stripped."""
+        reasoning = reasoning_of(answer) if summarise is not None else ""
+        if not reasoning or summarise is None:
+            return strip_response(answer)
+        started = time.perf_counter()
+        try:
+            answer = with_summary(answer, await summarise(reasoning))
+            call.notes["summary"] = "written"
+        except SummaryError as exc:
+            answer = strip_response(answer)
+            call.notes["summary"] = f"failed ({exc}): stripped"
+        call.notes["summary_ms"] = round((time.perf_counter() - started) * 1000, 3)
+        return answer
+
+    async def _relay(
+        self, call: Call, reply: Reply, degrade: bool, summarise: Summarise | None = None
+    ) -> AsyncIterator[bytes]:
         split, record = EventSplitter(), StreamRecord()
-        stripper = StreamStripper() if degrade else None
+        stripper = StreamStripper() if degrade and summarise is None else None
+        summary = StreamSummary(summarise) if summarise is not None else None
         status = reply.status
         try:
             async for chunk in reply.chunks():
@@ -411,14 +451,22 @@ class Gateway:
                 for data in datas:
                     if data is not None:
                         record.add(data)
-                if stripper is None:
+                if summary is not None:
+                    out = [
+                        await _resummarise(e, d, summary)
+                        for e, d in zip(events, datas, strict=True)
+                    ]
+                elif stripper is not None:
+                    out = [_restrip(e, d, stripper) for e, d in zip(events, datas, strict=True)]
+                else:
                     yield chunk  # untouched: no buffering
                     continue
-                out = [_restrip(e, d, stripper) for e, d in zip(events, datas, strict=True)]
                 kept = b"".join(e for e in out if e)
                 if kept:
                     yield kept
-            if stripper is not None and split.rest():
+            if summary is not None and (held := await summary.flush()):
+                yield b"".join(_sse(d, anthropic=False) for d in held)
+            if (stripper or summary) is not None and split.rest():
                 yield split.rest()
         except (asyncio.CancelledError, GeneratorExit):
             status = 499  # the client went away mid-stream: not a complete answer
@@ -431,6 +479,8 @@ class Gateway:
             raise
         finally:
             reply.close()
+            if summary is not None:
+                call.notes.update(summary.notes)
             self._record(call, status, record.response())
 
     def _upstream_failed(self, call: Call, exc: UpstreamError) -> Response:
@@ -501,6 +551,19 @@ def _restrip(event: bytes, data: dict[str, Any] | None, stripper: StreamStripper
         return event + b"\n\n"
     head = b"".join(line + b"\n" for line in event.split(b"\n") if not line.startswith(b"data:"))
     return head + b"data: " + _encode(kept) + b"\n\n"
+
+
+async def _resummarise(event: bytes, data: dict[str, Any] | None, summary: StreamSummary) -> bytes:
+    if data is None:  # [DONE], a comment: what is held back goes first
+        held = await summary.flush()
+        return b"".join(_sse(d, anthropic=False) for d in held) + event + b"\n\n"
+    named = any(line.startswith(b"event:") for line in event.split(b"\n"))
+    return b"".join(_sse(d, anthropic=named) for d in await summary.event(data))
+
+
+def _sse(data: dict[str, Any], anthropic: bool) -> bytes:
+    head = b"event: " + str(data.get("type")).encode() + b"\n" if anthropic else b""
+    return head + b"data: " + _encode(data) + b"\n\n"
 
 
 def _json_object(raw: bytes) -> dict[str, Any]:

@@ -37,6 +37,7 @@ class Call:
     extra: dict[str, Any] = field(default_factory=dict)  # more top-level fields, e.g. org_id
     # Other decisions that hold budgets until the call ends (LiteLLM: its team's, key's, ...).
     also: list[Decision] = field(default_factory=list)
+    notes: dict[str, Any] = field(default_factory=dict)  # what the gateway did, for the log
 
 
 def observe(call: Call, policy: Policy, strict: bool = False) -> None:
@@ -130,4 +131,5 @@ def event_of(
         }
         if decision.watermark:  # which key a later provenance test looks for
             event["gateway"]["watermark"] = decision.watermark
+        event["gateway"].update(call.notes)
     return event

@@ -68,8 +68,8 @@ def serve_command(
 
     Requests to OpenAI- and Anthropic-compatible endpoints are checked against the verdicts of
     the latest scan and the admin API, then allowed, throttled (429), degraded (reasoning
-    stripped, length capped), challenged (403) or blocked (403). Every request is logged as a
-    contract event that `distillguard ingest` reads.
+    stripped or summarised, length capped), challenged (403) or blocked (403). Every request is
+    logged as a contract event that `distillguard ingest` reads.
 
       distillguard serve --upstream http://127.0.0.1:8000 --results results/
       distillguard serve --upstream ... --workers 4 --state redis://10.0.0.5:6379/0

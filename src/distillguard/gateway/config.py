@@ -54,9 +54,28 @@ class WatermarkSettings(msgspec.Struct, forbid_unknown_fields=True):
     key_by: Literal["cluster", "campaign", "account"] = "cluster"
 
 
+SUMMARY_PROMPT = (
+    "Summarise the reasoning below in at most two short sentences. Say what it concluded, "
+    "not how: no steps, no intermediate results, no formulas."
+)
+
+
+class Summary(msgspec.Struct, forbid_unknown_fields=True):
+    """Where a degraded answer's reasoning summary comes from (``degrade.reasoning: summary``)."""
+
+    url: str | None = None  # an OpenAI-compatible server; None: the model server itself
+    model: str | None = None  # None: the model the degraded request is served by
+    api_key_env: str | None = None  # the variable holding ``url``'s key (never the client's)
+    max_tokens: int = 160
+    timeout_s: float = 10.0  # past it, the reasoning is stripped instead
+    prompt: str = SUMMARY_PROMPT
+
+
 class Degrade(msgspec.Struct, forbid_unknown_fields=True):
     max_tokens: int = 512
     model: str | None = None  # degraded requests are served by this model (smaller, slower)
+    reasoning: Literal["strip", "summary"] = "strip"
+    summary: Summary = msgspec.field(default_factory=Summary)
 
 
 class Online(msgspec.Struct, forbid_unknown_fields=True):
@@ -142,6 +161,8 @@ def load_gateway_config(path: Path | None = None) -> GatewayConfig:
         if unknown := set(names) - set(VERDICTS):
             message = f"{section}: unknown verdicts {sorted(unknown)}; use {VERDICTS}"
             raise ConfigError(f"{source}: {message}")
+    if cfg.degrade.summary.url and not cfg.degrade.summary.url.startswith(("http://", "https://")):
+        raise ConfigError(f"{source}: degrade.summary.url must be an http:// or https:// URL")
     for verdict, budgets in cfg.budgets.items():
         for scope in ("account", "cluster", "campaign"):
             budget = getattr(budgets, scope)

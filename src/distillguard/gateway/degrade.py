@@ -103,6 +103,14 @@ class StreamStripper:
     def __init__(self) -> None:
         self._dropped: set[int] = set()
 
+    def drop(self, index: int) -> None:
+        """Drop block ``index`` (its events so far were held back by the caller)."""
+        self._dropped.add(index)
+
+    def renumber(self, index: int) -> int:
+        """Block ``index``'s number once the dropped blocks before it are gone."""
+        return index - sum(1 for i in self._dropped if i < index)
+
     def event(self, data: dict[str, Any]) -> dict[str, Any] | None:
         """The event's data to send, or None to drop the event."""
         kind = data.get("type")
@@ -114,7 +122,7 @@ class StreamStripper:
                 self._dropped.add(index)
             if index in self._dropped:
                 return None
-            shift = sum(1 for i in self._dropped if i < index)
+            shift = index - self.renumber(index)
             return {**data, "index": index - shift} if shift else data
         if isinstance(kind, str) and kind.startswith("response."):
             return _strip_responses_event(kind, data)

@@ -4,7 +4,8 @@ It answers ``/v1/chat/completions``, ``/v1/completions``, ``/v1/messages`` and `
 streamed or not, with a short reasoning block and an answer, so that what the gateway strips
 can be seen. The model name steers failures: ``error-500`` (and any ``error-NNN``) returns that
 status, ``slow`` waits two seconds, ``disconnect`` drops the connection half way through a
-stream.
+stream. A request whose system prompt asks for a summary gets the first sentence of its last
+message (``summary_of``) and no reasoning, as the gateway's summariser would from a real model.
 """
 
 from __future__ import annotations
@@ -30,6 +31,22 @@ def _sse(event: str | None, data: Any) -> bytes:
     return head + b"data: " + (data if isinstance(data, bytes) else _encode(data)) + b"\n\n"
 
 
+def summary_of(text: str) -> str:
+    """What the mock answers when asked to summarise ``text``."""
+    return "In short: " + text.split(". ")[0].rstrip(".") + "."
+
+
+def _summary_asked(body: dict[str, Any]) -> str | None:
+    """The text to summarise, when the request asks for a summary (in either API)."""
+    messages = body.get("messages") or []
+    system = body.get("system") or next(
+        (m.get("content") for m in messages if m.get("role") == "system"), ""
+    )
+    if "summar" not in str(system).lower() or not messages:
+        return None
+    return str(messages[-1].get("content", ""))
+
+
 async def _failure(model: str) -> Response | None:
     if model.startswith("error-"):
         status = int(model.removeprefix("error-") or 500)
@@ -45,6 +62,18 @@ async def chat(request: Request) -> Response:
     if failed := await _failure(model):
         return failed
     usage = {"prompt_tokens": 12, "completion_tokens": 9, "total_tokens": 21}
+    if (asked := _summary_asked(body)) is not None:
+        said = {"role": "assistant", "content": summary_of(asked)}
+        return JSONResponse(
+            {
+                "id": "chatcmpl-sum",
+                "object": "chat.completion",
+                "created": 0,
+                "model": model,
+                "choices": [{"index": 0, "message": said, "finish_reason": "stop"}],
+                "usage": usage,
+            }
+        )
     if not body.get("stream"):
         message = {"role": "assistant", "content": ANSWER, "reasoning_content": THINKING}
         choice: dict[str, Any] = {"index": 0, "message": message, "finish_reason": "stop"}
@@ -86,6 +115,20 @@ async def messages(request: Request) -> Response:
     if failed := await _failure(model):
         return failed
     usage = {"input_tokens": 12, "output_tokens": 9}
+    if (asked := _summary_asked(body)) is not None:
+        text = [{"type": "text", "text": summary_of(asked)}]
+        return JSONResponse(
+            {
+                "id": "msg_sum",
+                "type": "message",
+                "role": "assistant",
+                "model": model,
+                "content": text,
+                "stop_reason": "end_turn",
+                "stop_sequence": None,
+                "usage": usage,
+            }
+        )
     blocks = [
         {"type": "thinking", "thinking": THINKING, "signature": "sig"},
         {"type": "text", "text": ANSWER},
