@@ -12,11 +12,13 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
+from distillguard.cli import app
 from distillguard.console import plots
 from distillguard.console.app import Console
 from distillguard.console.data import Results
-from distillguard.gateway.local import serving
+from distillguard.gateway.local import free_port, serving
 from distillguard.gateway.verdicts import VerdictBook
 from tests.scanned import HOSTILE, PROMPT_MARKUP, build
 
@@ -195,3 +197,23 @@ def test_without_a_salt_the_console_refuses_to_export(console: tuple[str, Path])
         assert "--salt-file" in refused.text
         forged = client.post("/export", data={"id": campaign, "tlp": "amber"})
         assert forged.status_code == 403
+
+
+def test_alerts_of_the_latest_scan_show_on_the_overview_with_their_links(
+    console: tuple[str, Path], tmp_path: Path
+) -> None:
+    _, results = console
+    copy = tmp_path / "results"
+    shutil.copytree(results, copy)
+    unreachable = f"http://127.0.0.1:{free_port()}/hook"  # nobody listens: not delivered
+    ran = CliRunner().invoke(app, ["alert", "--results", str(copy), "--webhook", unreachable])
+    assert ran.exit_code == 4
+    campaigns = [c["campaign_id"] for c in json.loads((copy / "campaigns.json").read_text())]
+    view = Console(Results.open(copy), TOKEN, copy / "verdicts.json")
+    with serving(view.app()) as url, httpx.Client(base_url=url) as client:
+        client.post("/login", data={"name": "ana", "token": TOKEN})
+        page = client.get("/").text
+    assert "Alerts since the previous scan" in page
+    for campaign in campaigns:  # a first scan: every campaign is new
+        assert f'<b>new</b> <a href="/campaign/{campaign}">{campaign}</a>' in page
+    assert page.count("not delivered to http://127.0.0.1/…") == len(campaigns)

@@ -12,6 +12,7 @@ import typer
 from rich.table import Table
 
 from distillguard import __version__
+from distillguard.alerts.command import alert_command
 from distillguard.console.command import console_command
 from distillguard.contract.schema import SCHEMAS, json_schema, write_schemas
 from distillguard.evaluate.command import evaluate_command
@@ -113,6 +114,7 @@ app.command("serve")(serve_command)
 app.command("mock-model")(mock_model_command)
 app.command("gateway-demo")(gateway_demo_command)
 app.command("console")(console_command)
+app.command("alert")(alert_command)
 app.add_typer(intel_app, name="intel")
 app.add_typer(provenance_app, name="provenance")
 

@@ -34,6 +34,7 @@ class Results:
     accounts: dict[str, dict[str, str]] = field(default_factory=dict)
     campaigns: list[dict[str, Any]] = field(default_factory=list)
     manifest: dict[str, Any] = field(default_factory=dict)
+    alerts: list[dict[str, Any]] = field(default_factory=list)  # `distillguard alert`'s
     _stamp: tuple[float, ...] = ()
 
     @classmethod
@@ -50,7 +51,7 @@ class Results:
 
     def refresh(self) -> None:
         """Read the files again if a scan rewrote them."""
-        names = ("accounts.csv", "campaigns.json", "manifest.json")
+        names = ("accounts.csv", "campaigns.json", "manifest.json", "alerts.json")
         stamp = tuple(_mtime(self.directory / n) for n in names)
         if stamp == self._stamp:
             return
@@ -58,6 +59,8 @@ class Results:
             self.accounts = {row["account_id"]: row for row in csv.DictReader(f)}
         self.campaigns = _json(self.directory / "campaigns.json") or []
         self.manifest = _json(self.directory / "manifest.json") or {}
+        alerts = _json(self.directory / "alerts.json")
+        self.alerts = (alerts.get("alerts") or []) if isinstance(alerts, dict) else []
         self._stamp = stamp
 
     @property

@@ -21,6 +21,7 @@ def overview(console: Console, request: Request) -> Page:
     labels = console.labels.latest()
     values: dict[str, Any] = {
         "campaigns": campaigns,
+        "alerts": results.alerts,
         "labels": labels,
         "verdicts": results.verdict_counts(),
         "flagged": len(results.flagged()),
