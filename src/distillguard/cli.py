@@ -13,7 +13,7 @@ from rich.table import Table
 
 from distillguard import __version__
 from distillguard.alerts.command import alert_command
-from distillguard.console.command import console_command
+from distillguard.console.command import console_command, users_app
 from distillguard.contract.schema import SCHEMAS, json_schema, write_schemas
 from distillguard.evaluate.command import evaluate_command
 from distillguard.gateway.command import gateway_demo_command, mock_model_command, serve_command
@@ -117,6 +117,7 @@ app.command("console")(console_command)
 app.command("alert")(alert_command)
 app.add_typer(intel_app, name="intel")
 app.add_typer(provenance_app, name="provenance")
+app.add_typer(users_app, name="console-users")
 
 
 def main() -> None:

@@ -1,13 +1,15 @@
 """The analyst console: a campaign whole, why each account is in it, and acting on it.
 
-Safe by default: a token login (the name given is recorded with every decision), a signed
-session cookie (SameSite strict, HttpOnly), a CSRF token in every form, templates that escape
-everything (prompts are attacker-controlled text), and a Content-Security-Policy that allows no
-script at all: the pages are HTML and server-drawn SVG.
+Safe by default: named users with roles and scrypt-hashed passwords (``users.py``; or one
+shared token, the name given recorded with every decision), failed logins braked, a signed
+session cookie (SameSite strict, HttpOnly) that expires when idle, a CSRF token in every form,
+templates that escape everything (prompts are attacker-controlled text), and a
+Content-Security-Policy that allows no script at all: the pages are HTML and server-drawn SVG.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import re
 import secrets
@@ -33,6 +35,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from distillguard.console import pages, plots
 from distillguard.console.data import Results
 from distillguard.console.labels import LABELS, TARGETS, Labels, append
+from distillguard.console.users import NEEDS, LoginBrake, Users, allowed
 from distillguard.gateway.verdicts import VerdictBook
 from distillguard.verdicts.config import VERDICTS, ConfigError
 
@@ -92,9 +95,14 @@ class Console:
         secret: str | None = None,
         salt: bytes | None = None,
         producer: str = "distillguard",
+        users: Users | None = None,
+        idle_s: float = 1800.0,
     ) -> None:
         self.results = results
-        self.token = token
+        self.token = token  # with no users file: one shared token, every right
+        self.users = users
+        self.idle_s = idle_s  # a session unused this long is over
+        self.brake = LoginBrake()
         self.salt = salt  # the partnership's, for exports; none: exporting is refused
         self.producer = producer
         self.labels = Labels(results.directory / "labels.jsonl")
@@ -150,14 +158,19 @@ class Console:
 
     def render(self, request: Request, template: str, **values: Any) -> HTMLResponse:
         session = request.session
+        role = session.get("role", "")
         html = self.env.get_template(template).render(
-            user=session.get("user"), csrf=session.get("csrf", ""), **values
+            user=session.get("user"),
+            role=role,
+            can={action: allowed(role, action) for action in NEEDS},
+            csrf=session.get("csrf", ""),
+            **values,
         )
         return HTMLResponse(html)
 
     def page(self, build: Any) -> Any:
         async def endpoint(request: Request) -> Response:
-            if not request.session.get("user"):
+            if not self._session(request):
                 raw = request.scope.get("raw_path") or request.url.path.encode()
                 return RedirectResponse(f"/login?next={quote(raw.decode('latin-1'))}", 303)
             self.results.refresh()
@@ -184,20 +197,63 @@ class Console:
         target = request.query_params.get("next", "/")
         if not target.startswith("/") or target.startswith("//"):
             target = "/"  # never send a user elsewhere after login
+        named = self.users is not None
         if request.method == "GET":
-            return self.render(request, "login.html.j2", error="", next=target)
+            return self.render(request, "login.html.j2", error="", next=target, named=named)
         form = await request.form()
         name = str(form.get("name", "")).strip()[:64]
-        given = str(form.get("token", ""))
-        if not name or not hmac.compare_digest(given.encode(), self.token.encode()):
-            response = self.render(
-                request, "login.html.j2", error="name and token, please", next=target
-            )
+        given = str(form.get("password" if named else "token", ""))
+        keys = (f"name:{name}", f"ip:{request.client.host if request.client else '?'}")
+        if wait := self.brake.wait(*keys):
+            message = f"too many failed logins; try again in {int(wait) + 1} s"
+            response = self.render(request, "login.html.j2", error=message, next=target,
+                                   named=named)  # fmt: skip
+            response.status_code = 429
+            response.headers["retry-after"] = str(int(wait) + 1)
+            return response
+        if self.users is not None:
+            # About 0.1 s of scrypt: off the event loop, so other pages are not held up.
+            role = await asyncio.to_thread(self.users.check, name, given) if name else None
+        else:
+            role = "admin" if hmac.compare_digest(given.encode(), self.token.encode()) else None
+        if not name or role is None:
+            self.brake.failed(*keys)
+            error = "wrong name or password" if named else "name and token, please"
+            response = self.render(request, "login.html.j2", error=error, next=target,
+                                   named=named)  # fmt: skip
             response.status_code = 401
             return response
-        request.session.clear()
-        request.session.update(user=name, csrf=secrets.token_urlsafe(24))
+        self.brake.succeeded(name)
+        now = time.time()
+        request.session.clear()  # a new session id for a new login: no fixation
+        request.session.update(
+            user=name, role=role, csrf=secrets.token_urlsafe(24), since=now, seen=now
+        )
         return RedirectResponse(target, 303)
+
+    def _session(self, request: Request) -> bool:
+        """Whether the request is logged in, its session neither idle nor too old."""
+        session = request.session
+        if not session.get("user"):
+            return False
+        now = time.time()
+        if (
+            now - float(session.get("seen", 0)) > self.idle_s
+            or now - float(session.get("since", 0)) > 12 * 3600
+        ):
+            session.clear()
+            return False
+        if self.users is not None:  # removed, or given another role, since logging in
+            self.users.refresh()
+            role = self.users.role(str(session["user"]))
+            if role is None:
+                session.clear()
+                return False
+            if role != session.get("role"):
+                session["role"] = role
+        if now - float(session["seen"]) > 30:  # not every request: the cookie is rewritten
+            session["seen"] = now
+        return True
 
     async def logout(self, request: Request) -> Response:
         if await self._checked(request) is None:
@@ -207,7 +263,7 @@ class Console:
 
     async def _checked(self, request: Request) -> dict[str, str] | None:
         """The form's fields if the user is logged in and its CSRF token is the session's."""
-        if not request.session.get("user"):
+        if not self._session(request):
             return None
         form = await request.form()
         fields = {k: str(v) for k, v in form.items()}
@@ -222,6 +278,8 @@ class Console:
         fields = await self._checked(request)
         if fields is None:
             return Response("bad or missing CSRF token, or not logged in", 403)
+        if refused := _refused(request, "label"):
+            return refused
         target, key, label = fields.get("target", ""), fields.get("id", ""), fields.get("label")
         if label not in LABELS or target not in TARGETS or not key:
             return Response(f"label one of {TARGETS} as one of {LABELS}", 400)
@@ -232,6 +290,8 @@ class Console:
         fields = await self._checked(request)
         if fields is None:
             return Response("bad or missing CSRF token, or not logged in", 403)
+        if refused := _refused(request, "verdict"):
+            return refused
         key, verdict = fields.get("id", ""), fields.get("verdict", "")
         if not key or verdict not in (*VERDICTS, "lift"):
             return Response("unknown verdict", 400)
@@ -249,6 +309,8 @@ class Console:
         fields = await self._checked(request)
         if fields is None:
             return Response("bad or missing CSRF token, or not logged in", 403)
+        if refused := _refused(request, "export"):
+            return refused
         key, tlp = fields.get("id", ""), fields.get("tlp", "amber")
         if tlp not in TLP:
             return Response(f"TLP must be one of {', '.join(TLP)}", 400)
@@ -285,3 +347,11 @@ class Console:
             media_type="application/json",
             headers={"content-disposition": f'attachment; filename="{name}-{tlp}.stix.json"'},
         )
+
+
+def _refused(request: Request, action: str) -> Response | None:
+    """403 when the session's role may not do ``action``; None when it may."""
+    role = str(request.session.get("role", ""))
+    if allowed(role, action):
+        return None
+    return Response(f"the {role or 'unknown'} role cannot {action}: it needs {NEEDS[action]}", 403)

@@ -1,0 +1,212 @@
+"""Named console users: roles refused where they should be, braked guessing, sessions that end.
+
+Driven over HTTP against a console on 127.0.0.1, and in Debian's chromium where it is installed.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from distillguard.cli import app
+from distillguard.console.app import Console
+from distillguard.console.data import Results
+from distillguard.console.users import Users
+from distillguard.gateway.local import serving
+from tests.scanned import build
+from tests.test_console import CHROMIUM, SALT
+
+PASSWORDS = {"vic": "viewer-passphrase-1", "ana": "analyst-passphrase-2", "ada": "admin-pass-3xyz"}
+ROLES = {"vic": "viewer", "ana": "analyst", "ada": "admin"}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A scanned world, and a users file made with the command line."""
+    root = build(tmp_path_factory.mktemp("users"))
+    users = root / "users.json"
+    for name, role in ROLES.items():
+        args = ["console-users", "add", name, "--role", role, "--file", str(users)]
+        made = CliRunner().invoke(app, [*args, "--password-stdin"], input=PASSWORDS[name] + "\n")
+        assert made.exit_code == 0, made.output
+    return root, users
+
+
+@pytest.fixture
+def console(world: tuple[Path, Path], tmp_path: Path) -> Iterator[tuple[str, Path, Console]]:
+    root, users = world
+    results = tmp_path / "results"
+    shutil.copytree(root / "out", results)
+    view = Console(
+        Results.open(results, root / "store.duckdb"), "unused-token", results / "verdicts.json",
+        salt=SALT, users=Users(users),
+    )  # fmt: skip
+    with serving(view.app()) as url:
+        yield url, results, view
+
+
+@contextmanager
+def _client(url: str, name: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=url) as client:
+        reply = client.post("/login", data={"name": name, "password": PASSWORDS[name]})
+        assert reply.status_code == 303, reply.text
+        yield client
+
+
+def _csrf(page: str) -> str:
+    return page.split('name="csrf" value="')[1].split('"')[0]
+
+
+def test_the_users_file_holds_roles_and_slow_hashes_never_a_password(
+    world: tuple[Path, Path],
+) -> None:
+    _, users = world
+    text = users.read_text()
+    assert not any(p in text for p in PASSWORDS.values())
+    stored = json.loads(text)["users"]
+    assert {n: u["role"] for n, u in stored.items()} == ROLES
+    assert all(u["hash"].startswith("scrypt$32768$8$1$") for u in stored.values())
+    assert oct(users.stat().st_mode & 0o777) == "0o600"
+    listed = CliRunner().invoke(app, ["console-users", "list", "--file", str(users)])
+    assert listed.output.split() == ["ada", "admin", "ana", "analyst", "vic", "viewer"]
+    short = CliRunner().invoke(
+        app,
+        ["console-users", "add", "bob", "--role", "analyst", "--file", str(users),
+         "--password-stdin"],
+        input="short\n",
+    )  # fmt: skip
+    assert short.exit_code == 1
+    assert "at least 12 characters" in short.output
+    odd = CliRunner().invoke(
+        app,
+        ["console-users", "add", "bob", "--role", "root", "--file", str(users),
+         "--password-stdin"],
+        input="long-enough-password\n",
+    )  # fmt: skip
+    assert odd.exit_code == 1
+    assert "role must be one of viewer, analyst, admin" in odd.output
+
+
+def test_each_role_may_do_what_it_should_and_no_more(
+    console: tuple[str, Path, Console],
+) -> None:
+    url, results, _ = console
+    campaign = json.loads((results / "campaigns.json").read_text())[0]
+    account = campaign["accounts"][0]
+    with _client(url, "vic") as vic:
+        page = vic.get(f"/account/{account}").text
+        assert "vic (viewer)" in page
+        assert 'action="/verdict"' not in page
+        assert 'action="/label"' not in page
+        assert "Your role (viewer) reads only" in page
+        csrf = _csrf(page)  # the logout form's: a forged request with a valid token
+        refused = vic.post("/label", data={"csrf": csrf, "target": "account", "id": account,
+                                           "label": "dismissed"})  # fmt: skip
+        assert refused.status_code == 403
+        assert refused.text == "the viewer role cannot label: it needs analyst"
+        refused = vic.post("/verdict", data={"csrf": csrf, "id": account, "verdict": "clear"})
+        assert refused.status_code == 403
+    assert not (results / "labels.jsonl").exists()
+    with _client(url, "ana") as ana:
+        page = ana.get(f"/campaign/{campaign['campaign_id']}").text
+        csrf = _csrf(page)
+        assert "exports to partners need an admin" in page
+        done = ana.post("/label", data={"csrf": csrf, "target": "account", "id": account,
+                                        "label": "confirmed"})  # fmt: skip
+        assert done.status_code == 303
+        done = ana.post("/verdict", data={"csrf": csrf, "id": account, "verdict": "block"})
+        assert done.status_code == 303
+        refused = ana.post("/export", data={"csrf": csrf, "id": campaign["campaign_id"]})
+        assert refused.status_code == 403
+        assert "needs admin" in refused.text
+    labels = [json.loads(x) for x in (results / "labels.jsonl").read_text().splitlines()]
+    assert [(x["who"], x["label"]) for x in labels] == [("ana", "confirmed")]
+    assert json.loads((results / "verdicts.json").read_text())["account"][account] == "block"
+    with _client(url, "ada") as ada:
+        csrf = _csrf(ada.get("/").text)
+        sent = ada.post("/export", data={"csrf": csrf, "id": campaign["campaign_id"]})
+        assert sent.status_code == 200
+        assert json.loads(sent.text)["type"] == "bundle"
+    exports = [json.loads(x) for x in (results / "exports.jsonl").read_text().splitlines()]
+    assert [x["who"] for x in exports] == ["ada"]
+
+
+def test_guessing_is_braked_even_for_the_right_password_and_unknown_names_look_the_same(
+    console: tuple[str, Path, Console],
+) -> None:
+    url, _, _ = console
+    with httpx.Client(base_url=url) as client:
+        wrong = client.post("/login", data={"name": "ana", "password": "guess"})
+        nobody = client.post("/login", data={"name": "mallory", "password": "guess"})
+        assert wrong.status_code == nobody.status_code == 401
+        assert "wrong name or password" in wrong.text
+        assert "wrong name or password" in nobody.text
+        for _ in range(3):  # five failures from this address in all
+            assert client.post("/login", data={"name": "ana", "password": "x"}).status_code == 401
+        braked = client.post("/login", data={"name": "ana", "password": PASSWORDS["ana"]})
+        assert braked.status_code == 429
+        assert 0 < int(braked.headers["retry-after"]) <= 900
+        assert "too many failed logins" in braked.text
+        assert client.get("/").status_code == 303  # not logged in
+
+
+def test_sessions_end_when_idle_and_when_the_user_is_removed_or_demoted(
+    console: tuple[str, Path, Console], world: tuple[Path, Path]
+) -> None:
+    url, _, view = console
+    _, users = world
+    view.idle_s = 1.0
+    with _client(url, "vic") as vic:
+        assert vic.get("/").status_code == 200
+        time.sleep(1.3)
+        assert vic.get("/").status_code == 303  # idle: log in again
+    view.idle_s = 1800.0
+    spare = users.with_name("spare.json")
+    shutil.copy(users, spare)
+    try:
+        with _client(url, "ana") as ana:
+            assert ana.get("/").status_code == 200
+            demote = ["console-users", "add", "ana", "--role", "viewer", "--file", str(users)]
+            made = CliRunner().invoke(
+                app, [*demote, "--password-stdin"], input="a-new-passphrase\n"
+            )
+            assert made.exit_code == 0
+            page = ana.get("/").text
+            assert "ana (viewer)" in page  # the new role at the next request
+            removed = CliRunner().invoke(
+                app, ["console-users", "remove", "ana", "--file", str(users)]
+            )
+            assert removed.exit_code == 0
+            assert ana.get("/").status_code == 303  # gone: logged out
+    finally:
+        shutil.copy(spare, users)  # other tests log ana in
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (.ci/run installs it)")
+def test_a_viewer_in_the_browser_sees_no_decision_forms(
+    console: tuple[str, Path, Console],
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    url, results, _ = console
+    account = json.loads((results / "campaigns.json").read_text())[0]["accounts"][0]
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        page = chromium.new_page()
+        page.goto(f"{url}/account/{account}")
+        page.fill("input[name=name]", "vic")
+        page.fill("input[name=password]", PASSWORDS["vic"])
+        page.click("button[type=submit]")
+        assert page.locator("h1").inner_text() == f"Account {account}"
+        assert page.locator("form.verdict-form").count() == 0
+        assert page.locator("form.label-form").count() == 0
+        assert "reads only" in page.locator("p.note").inner_text()
+        chromium.close()
