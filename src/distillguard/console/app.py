@@ -33,6 +33,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from distillguard.console import pages, plots
+from distillguard.console.actions import Actions
 from distillguard.console.data import Results
 from distillguard.console.labels import LABELS, TARGETS, Labels, append
 from distillguard.console.users import NEEDS, LoginBrake, Users, allowed
@@ -106,6 +107,7 @@ class Console:
         self.salt = salt  # the partnership's, for exports; none: exporting is refused
         self.producer = producer
         self.labels = Labels(results.directory / "labels.jsonl")
+        self.actions = Actions(results.directory / "actions.jsonl")
         self.book = VerdictBook(results.directory, verdicts_file)
         self.secret = secret or secrets.token_urlsafe(32)
         folder = resources.files("distillguard.console") / "templates"
@@ -140,6 +142,9 @@ class Console:
             Route("/account/{key:path}", self.page(pages.account)),
             Route("/label", self.label, methods=["POST"]),
             Route("/verdict", self.verdict, methods=["POST"]),
+            Route("/verdicts", self.bulk_verdict, methods=["POST"]),
+            Route("/actions", self.page(pages.actions)),
+            Route("/undo", self.undo, methods=["POST"]),
             Route("/export", self.export, methods=["POST"]),
             Mount("/static", StaticFiles(directory=static), name="static"),
         ]
@@ -296,10 +301,62 @@ class Console:
         if not key or verdict not in (*VERDICTS, "lift"):
             return Response("unknown verdict", 400)
         try:
-            self.book.set_manual("account", key, None if verdict == "lift" else verdict)
+            self.actions.apply(
+                self.book, request.session["user"], None if verdict == "lift" else verdict,
+                [key], fields.get("why", ""),
+            )  # fmt: skip
         except ConfigError as exc:
             return Response(f"verdict not saved: {exc}", 409)
         return RedirectResponse(f"/account/{quote(key, safe='')}", 303)
+
+    async def bulk_verdict(self, request: Request) -> Response:
+        """One verdict on many accounts: a whole campaign's, or those ticked in a list. One
+        action in the audit trail, with why (required) and what each was before."""
+        fields = await self._checked(request)
+        if fields is None:
+            return Response("bad or missing CSRF token, or not logged in", 403)
+        if refused := _refused(request, "verdict"):
+            return refused
+        verdict, why = fields.get("verdict", ""), fields.get("why", "").strip()
+        if verdict not in (*VERDICTS, "lift"):
+            return Response("unknown verdict", 400)
+        if not why:
+            return Response("say why: a verdict on many accounts needs a reason", 400)
+        self.results.refresh()
+        if campaign := fields.get("campaign"):
+            found = self.results.campaign(campaign)
+            if found is None:
+                return Response(f"no campaign {campaign[:80]!r} in these results", 404)
+            accounts = list(found["accounts"])
+        else:
+            accounts = [str(a) for a in (await request.form()).getlist("account")]
+        if not accounts:
+            return Response("no accounts chosen", 400)
+        try:
+            done = self.actions.apply(
+                self.book, request.session["user"], None if verdict == "lift" else verdict,
+                accounts, why,
+            )  # fmt: skip
+        except ConfigError as exc:
+            return Response(f"verdicts not saved: {exc}", 409)
+        return RedirectResponse(f"/actions#{done['id']}", 303)
+
+    async def undo(self, request: Request) -> Response:
+        fields = await self._checked(request)
+        if fields is None:
+            return Response("bad or missing CSRF token, or not logged in", 403)
+        if refused := _refused(request, "verdict"):
+            return refused
+        key, why = fields.get("id", ""), fields.get("why", "").strip() or "undone"
+        try:
+            done = self.actions.undo(self.book, request.session["user"], key, why)
+        except KeyError:
+            return Response(f"no action {key[:80]!r}", 404)
+        except ValueError as exc:
+            return Response(str(exc), 409)
+        except ConfigError as exc:
+            return Response(f"verdicts not saved: {exc}", 409)
+        return RedirectResponse(f"/actions#{done['id']}", 303)
 
     async def export(self, request: Request) -> Response:
         """A campaign's indicators as a STIX 2.1 bundle to download; every export is logged

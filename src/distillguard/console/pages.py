@@ -129,3 +129,12 @@ def account(console: Console, request: Request) -> Page:
                 draw = partial(plots.against_population, spread, mine[name], title, unit)
                 values["figures"].append(console.cached((key, name), draw))
     return "account.html.j2", values
+
+
+def actions(console: Console, request: Request) -> Page:
+    history = console.actions.history()
+    return "actions.html.j2", {
+        "actions": list(reversed(history))[:500],
+        "undone": console.actions.undone(history),
+        "total": len(history),
+    }

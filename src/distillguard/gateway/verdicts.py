@@ -145,12 +145,17 @@ class VerdictBook:
 
     def set_manual(self, scope: Scope, key: str, verdict: str | None) -> None:
         """Set (or with None, lift) a manual verdict, and keep it across restarts."""
-        if verdict is not None and verdict not in VERDICTS:
-            raise ValueError(f"verdict must be one of {VERDICTS}, not {verdict!r}")
+        self.set_many(scope, {key: verdict})
+
+    def set_many(self, scope: Scope, verdicts: dict[str, str | None]) -> dict[str, str | None]:
+        """Set (or lift, None) several manual verdicts in one write; what each was before."""
+        for verdict in verdicts.values():
+            if verdict is not None and verdict not in VERDICTS:
+                raise ValueError(f"verdict must be one of {VERDICTS}, not {verdict!r}")
         lock = self.manual_path.with_name(self.manual_path.name + ".lock")
         with open(lock, "a") as held, self._lock:
             # The gateway and the console both write this file: take the lock, read what the
-            # other wrote, change one entry, write it whole.
+            # other wrote, change the entries, write it whole.
             fcntl.flock(held, fcntl.LOCK_EX)
             self._manual_stamp = None
             try:
@@ -159,15 +164,18 @@ class VerdictBook:
                 message = f"{self.manual_path}: cannot be read ({exc}); fix it first"
                 raise ConfigError(message) from None
             manual = {scope_: dict(m) for scope_, m in self.manual.items()}
-            if verdict is None:
-                manual[scope].pop(key, None)
-            else:
-                manual[scope][key] = verdict
+            before = {key: manual[scope].get(key) for key in verdicts}
+            for key, verdict in verdicts.items():
+                if verdict is None:
+                    manual[scope].pop(key, None)
+                else:
+                    manual[scope][key] = verdict
             tmp = self.manual_path.with_suffix(f".{os.getpid()}.tmp")
             tmp.write_text(json.dumps(manual, indent=1, sort_keys=True), encoding="utf-8")
             os.replace(tmp, self.manual_path)  # never half a file, also if killed here
             self.manual = manual  # in force only once saved
             self._manual_stamp = _stamp(os.stat(self.manual_path))
+        return before
 
 
 def _stamp(st: os.stat_result) -> tuple[int, ...]:

@@ -1,6 +1,9 @@
-"""Named console users: roles refused where they should be, braked guessing, sessions that end.
+"""A team on the console: named users and their roles, braked guessing, sessions that end,
+and verdicts on many accounts at once, with an audit trail, an undo, and the gateway enforcing
+both within a second.
 
-Driven over HTTP against a console on 127.0.0.1, and in Debian's chromium where it is installed.
+Driven over HTTP against a console (and a gateway) on 127.0.0.1, and in Debian's chromium where
+it is installed.
 """
 
 from __future__ import annotations
@@ -20,7 +23,10 @@ from distillguard.cli import app
 from distillguard.console.app import Console
 from distillguard.console.data import Results
 from distillguard.console.users import Users
+from distillguard.gateway.app import Gateway
+from distillguard.gateway.config import load_gateway_config
 from distillguard.gateway.local import serving
+from distillguard.gateway.mock import mock_app
 from tests.scanned import build
 from tests.test_console import CHROMIUM, SALT
 
@@ -46,7 +52,7 @@ def console(world: tuple[Path, Path], tmp_path: Path) -> Iterator[tuple[str, Pat
     results = tmp_path / "results"
     shutil.copytree(root / "out", results)
     view = Console(
-        Results.open(results, root / "store.duckdb"), "unused-token", results / "verdicts.json",
+        Results.open(results, root / "store.duckdb"), "unused-token", tmp_path / "verdicts.json",
         salt=SALT, users=Users(users),
     )  # fmt: skip
     with serving(view.app()) as url:
@@ -129,7 +135,7 @@ def test_each_role_may_do_what_it_should_and_no_more(
         assert "needs admin" in refused.text
     labels = [json.loads(x) for x in (results / "labels.jsonl").read_text().splitlines()]
     assert [(x["who"], x["label"]) for x in labels] == [("ana", "confirmed")]
-    assert json.loads((results / "verdicts.json").read_text())["account"][account] == "block"
+    assert json.loads((results.parent / "verdicts.json").read_text())["account"][account] == "block"
     with _client(url, "ada") as ada:
         csrf = _csrf(ada.get("/").text)
         sent = ada.post("/export", data={"csrf": csrf, "id": campaign["campaign_id"]})
@@ -209,4 +215,113 @@ def test_a_viewer_in_the_browser_sees_no_decision_forms(
         assert page.locator("form.verdict-form").count() == 0
         assert page.locator("form.label-form").count() == 0
         assert "reads only" in page.locator("p.note").inner_text()
+        chromium.close()
+
+
+def _status(url: str, account: str) -> int:
+    body = {"model": "mock-1", "messages": [{"role": "user", "content": "hello"}]}
+    headers = {"x-account": account}
+    return httpx.post(f"{url}/v1/chat/completions", json=body, headers=headers).status_code
+
+
+def _within(seconds: float, url: str, accounts: list[str], status: int) -> float:
+    """How long until the gateway answers every one of ``accounts`` with ``status``."""
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        if all(_status(url, a) == status for a in accounts):
+            return time.monotonic() - started
+        time.sleep(0.05)
+    pytest.fail(f"not {status} for {accounts[:3]}... within {seconds} s")
+
+
+def test_a_campaign_verdict_and_its_undo_reach_the_gateway_within_a_second(
+    console: tuple[str, Path, Console], tmp_path: Path
+) -> None:
+    url, results, view = console
+    campaign = max(
+        json.loads((results / "campaigns.json").read_text()), key=lambda c: len(c["accounts"])
+    )
+    cfg = load_gateway_config()
+    cfg.identity.header = "x-account"
+    cfg.manual_verdicts = str(view.book.manual_path)  # the file the console writes
+    with serving(mock_app()) as model:
+        gateway = Gateway(model, cfg, None, None, tmp_path / "gateway-log")
+        with serving(gateway.app()) as gw, _client(url, "ana") as ana:
+            members = campaign["accounts"]
+            assert _status(gw, members[0]) == 200
+            csrf = _csrf(ana.get(f"/campaign/{campaign['campaign_id']}").text)
+            form = {"csrf": csrf, "campaign": campaign["campaign_id"], "verdict": "block"}
+            assert ana.post("/verdicts", data=form).status_code == 400  # no reason given
+            done = ana.post("/verdicts", data={**form, "why": "one farm: shared cards"})
+            assert done.status_code == 303
+            assert _within(2.0, gw, members[-1:], 403) <= 1.2  # read once a second
+            assert {_status(gw, a) for a in members} == {403}
+            [action] = view.actions.history()
+            assert action["who"] == "ana"
+            assert action["why"] == "one farm: shared cards"
+            assert sorted(action["accounts"]) == sorted(members)
+            assert action["previous"] == dict.fromkeys(members)  # none had a manual verdict
+            page = ana.get("/actions").text
+            assert f'id="{action["id"]}"' in page
+            assert f"{len(members)}: " in page
+            undo = ana.post("/undo", data={"csrf": csrf, "id": action["id"], "why": "wrong"})
+            assert undo.status_code == 303
+            assert _within(2.0, gw, members[-1:], 200) <= 1.2
+            assert {_status(gw, a) for a in members} == {200}
+            again = ana.post("/undo", data={"csrf": csrf, "id": action["id"]})
+            assert again.status_code == 409
+            assert "undone already" in again.text
+            assert "undone</span>" in ana.get("/actions").text
+        with _client(url, "vic") as vic:
+            csrf = _csrf(vic.get("/").text)
+            refused = vic.post("/verdicts", data={**form, "csrf": csrf, "why": "x"})
+            assert refused.status_code == 403
+
+
+def test_a_selection_is_one_action_and_its_undo_spares_what_was_changed_since(
+    console: tuple[str, Path, Console],
+) -> None:
+    url, results, view = console
+    members = json.loads((results / "campaigns.json").read_text())[0]["accounts"]
+    one, two = members[0], members[1]
+    with _client(url, "ana") as ana:
+        csrf = _csrf(ana.get("/").text)
+        form = {"csrf": csrf, "verdict": "block", "why": "these two", "account": [one, two]}
+        assert ana.post("/verdicts", data=form).status_code == 303
+        later = {"csrf": csrf, "id": one, "verdict": "challenge", "why": "lighter for this one"}
+        assert ana.post("/verdict", data=later).status_code == 303
+        first, second = view.actions.history()
+        assert (first["accounts"], second["accounts"]) == ([one, two], [one])
+        assert second["previous"] == {one: "block"}
+        assert ana.post("/undo", data={"csrf": csrf, "id": first["id"]}).status_code == 303
+    manual = json.loads(view.book.manual_path.read_text())["account"]
+    assert manual == {one: "challenge"}  # two back to none; one kept what came after
+    assert view.actions.history()[-1]["accounts"] == [two]
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (.ci/run installs it)")
+def test_a_bulk_verdict_and_its_undo_in_the_browser(console: tuple[str, Path, Console]) -> None:
+    from playwright.sync_api import sync_playwright
+
+    url, results, view = console
+    campaign = json.loads((results / "campaigns.json").read_text())[0]
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        page = chromium.new_page()
+        page.goto(f"{url}/campaign/{campaign['campaign_id']}")
+        page.fill("input[name=name]", "ana")
+        page.fill("input[name=password]", PASSWORDS["ana"])
+        page.click("button[type=submit]")
+        page.select_option("form.bulk-form select[name=verdict]", "challenge")
+        page.fill("form.bulk-form input[name=why]", "verify them all")
+        page.click("form.bulk-form button[type=submit]")
+        assert page.locator("h1").inner_text() == "Actions"
+        row = page.locator("table.actions tbody tr").first
+        assert "challenge" in row.inner_text()
+        assert "verify them all" in row.inner_text()
+        manual = json.loads(view.book.manual_path.read_text())["account"]
+        assert manual == dict.fromkeys(campaign["accounts"], "challenge")
+        row.locator("form.undo-form button").click()
+        assert "undone" in page.locator("table.actions tbody tr").nth(1).inner_text()
+        assert json.loads(view.book.manual_path.read_text())["account"] == {}
         chromium.close()
