@@ -5,7 +5,13 @@ in, and times each page type over HTTP: the first load (pictures drawn, populati
 computed) and a second (from the console's cache). Record results in docs/benchmarks.md with
 the machine and the date. Target (issue #6): every page under a second on the default scenario.
 
+It then times the search page (issue #22: under a second on 1M events) on each filter, on the
+store as it is and, with ``--search-events N``, on a copy whose events are repeated under new
+request ids until it holds N (the same traffic, more of it: what a search scans grows, what it
+finds grows with it).
+
     uv run python bench/console.py                          # after make demo
+    uv run python bench/console.py --search-events 1000000
     uv run python bench/console.py --screenshot docs/img/console-campaign.png
 """
 
@@ -14,11 +20,14 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import shutil
 import statistics
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlencode
 
+import duckdb
 import httpx
 
 from distillguard.console.app import Console
@@ -33,9 +42,12 @@ def main() -> None:
     parser.add_argument("--results", type=Path, default=Path(".demo/results"))
     parser.add_argument("--accounts", type=int, default=20, help="account pages to time")
     parser.add_argument("--screenshot", type=Path, help="save a campaign page here (chromium)")
+    parser.add_argument("--search-events", type=int, default=0, help="search a copy this big")
     args = parser.parse_args()
     results = Results.open(args.results)
     scratch = Path(tempfile.mkdtemp())
+    if args.search_events:
+        results = Results.open(args.results, grown(results, args.search_events, scratch))
     console = Console(results, TOKEN, scratch / "verdicts.json")
     campaigns = sorted(results.campaigns, key=lambda c: (-c["confidence"], -c["requests"]))
     flagged = results.flagged()[: args.accounts]
@@ -58,6 +70,10 @@ def main() -> None:
                 timed(f"campaign ({label})", f"/campaign/{c['campaign_id']}")
             for a in flagged:
                 timed(f"account ({label})", f"/account/{a}")
+        assert results.store is not None
+        for name, value in searches(results.store, campaigns).items():
+            for _ in range(3):
+                timed(f"search by {name}", "/search?" + urlencode({name: value}))
         if args.screenshot:
             shoot(url, f"/campaign/{campaigns[0]['campaign_id']}", args.screenshot)
     out = {
@@ -69,9 +85,59 @@ def main() -> None:
         }
         for kind, v in timings.items()
     }
+    with duckdb.connect(str(results.store), read_only=True) as con:
+        row = con.execute("SELECT count(*) FROM events").fetchone()
     print(json.dumps({"bench": "console", "results": str(args.results), "pages": out,
+                      "events": row[0] if row else 0,
                       "python": platform.python_version(), "date": time.strftime("%Y-%m-%d")},
                      indent=1))  # fmt: skip
+
+
+def grown(results: Results, events: int, scratch: Path) -> Path:
+    """A copy of the results' store with its events repeated under new ids up to ``events``."""
+    assert results.store is not None
+    copy = scratch / "grown.duckdb"
+    shutil.copy(results.store, copy)
+    with duckdb.connect(str(copy)) as con:
+        row = con.execute("SELECT count(*) FROM events").fetchone()
+        have = int(row[0]) if row else 0
+        for k in range(1, -(-events // max(have, 1))):
+            take = min(have, events - have * k)
+            if take <= 0:
+                break
+            con.execute(
+                "INSERT INTO events SELECT * REPLACE (request_id || $tag AS request_id) "
+                "FROM events WHERE NOT contains(request_id, '~') LIMIT $n",
+                {"tag": f"~{k}", "n": take},
+            )
+    return copy
+
+
+def searches(store: Path, campaigns: list[dict[str, object]]) -> dict[str, str]:
+    """One real value per filter, from the store: what an analyst would paste in."""
+    with duckdb.connect(str(store), read_only=True) as con:
+
+        def top(sql: str) -> str:
+            row = con.execute(sql).fetchone()
+            return str(row[0]) if row and row[0] is not None else ""
+
+        found = {
+            "ip": top("SELECT ip FROM events GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"),
+            "prefix": top("SELECT ip_prefix FROM events GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"),
+            "asn": top("SELECT asn FROM events GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"),
+            "payment": top(
+                "SELECT payment_fingerprint FROM accounts GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
+            ),
+            "email_domain": top(
+                "SELECT email_domain FROM accounts GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
+            ),
+            "template": top(
+                "SELECT template_head FROM events GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
+            ),
+            "model": top("SELECT model FROM events GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"),
+            "account": str((campaigns[0]["accounts"] or [""])[0]) if campaigns else "",  # type: ignore[index]
+        }
+    return {k: v for k, v in found.items() if v}
 
 
 def shoot(url: str, path: str, to: Path) -> None:

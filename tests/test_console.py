@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
+import duckdb
 import httpx
 import pytest
 from typer.testing import CliRunner
@@ -217,3 +218,73 @@ def test_alerts_of_the_latest_scan_show_on_the_overview_with_their_links(
     for campaign in campaigns:  # a first scan: every campaign is new
         assert f'<b>new</b> <a href="/campaign/{campaign}">{campaign}</a>' in page
     assert page.count("not delivered to http://127.0.0.1/…") == len(campaigns)
+
+
+def _payment_and_ip(results: Path) -> tuple[str, str, Path]:
+    manifest = json.loads((results / "manifest.json").read_text())
+    store = Path(manifest["store"])
+    with duckdb.connect(str(store), read_only=True) as con:
+        payment = con.execute(
+            "SELECT payment_fingerprint FROM accounts JOIN events USING (account_id) "
+            "WHERE payment_fingerprint IS NOT NULL GROUP BY 1 "
+            "HAVING count(DISTINCT account_id) > 1 ORDER BY count(*) DESC LIMIT 1"
+        ).fetchone()[0]
+        ip = con.execute(
+            "SELECT ip FROM events GROUP BY ip HAVING count(DISTINCT account_id) > 1 "
+            "ORDER BY count(*) DESC LIMIT 1"
+        ).fetchone()[0]
+    return payment, ip, store
+
+
+def test_a_search_by_address_and_by_payment_counts_what_the_store_holds(
+    console: tuple[str, Path],
+) -> None:
+    url, results = console
+    payment, ip, store = _payment_and_ip(results)
+    with duckdb.connect(str(store), read_only=True) as con:
+        by_payment = dict(
+            con.execute(
+                "SELECT account_id, count(*) FROM events WHERE account_id IN "
+                "(SELECT account_id FROM accounts WHERE payment_fingerprint = ?) GROUP BY 1",
+                [payment],
+            ).fetchall()
+        )
+        by_ip = con.execute(
+            "SELECT count(*), count(DISTINCT account_id) FROM events WHERE ip = ?", [ip]
+        ).fetchone()
+        first = con.execute("SELECT request_id FROM events WHERE ip = ? ORDER BY ts DESC", [ip])
+        latest = first.fetchone()[0]
+    with httpx.Client(base_url=url) as client:
+        client.post("/login", data={"name": "ana", "token": TOKEN})
+        page = client.get("/search", params={"payment": payment}).text
+        found = f"<b>{sum(by_payment.values()):,}</b> requests from <b>{len(by_payment):,}</b>"
+        assert found in page
+        for account in by_payment:
+            assert f'<a href="/account/{quote(account, safe="")}">{account}</a>' in page
+        page = client.get("/search", params={"ip": ip}).text
+        assert f"<b>{by_ip[0]:,}</b> requests from <b>{by_ip[1]:,}</b>" in page
+        assert f'href="/request/{latest}"' in page  # the evidence opens from the hit
+        shown = client.get(f"/request/{latest}").text
+        assert f'<a href="/search?ip={ip}">{ip}</a>' in shown  # and searches on from there
+        assert '<pre class="prompt">' in shown
+        bad = client.get("/search", params={"asn": "not-a-number"}).text
+        assert "ASN: &#39;not-a-number&#39; is not a valid int" in bad
+        both = client.get("/search", params={"ip": ip, "payment": "no-such-card"}).text
+        assert "No request matches." in both
+
+
+def test_search_in_the_browser_leads_from_a_payment_to_an_account(
+    console: tuple[str, Path], browser: object
+) -> None:
+    url, results = console
+    payment, _, _ = _payment_and_ip(results)
+    page = browser.new_page()  # type: ignore[attr-defined]
+    _log_in(page, url, "/search")
+    page.fill("form.search-form input[name=payment]", payment)
+    page.click("form.search-form button[type=submit]")
+    assert "requests from" in page.locator("p.found").inner_text()
+    hit = page.locator("table.hits a[href^='/account/']").first
+    account = hit.inner_text()
+    hit.click()
+    assert page.locator("h1").inner_text() == f"Account {account}"
+    page.close()

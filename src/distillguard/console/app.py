@@ -144,6 +144,8 @@ class Console:
             Route("/verdict", self.verdict, methods=["POST"]),
             Route("/verdicts", self.bulk_verdict, methods=["POST"]),
             Route("/actions", self.page(pages.actions)),
+            Route("/search", self.page(pages.search)),
+            Route("/request/{key:path}", self.page(pages.stored_request)),
             Route("/undo", self.undo, methods=["POST"]),
             Route("/export", self.export, methods=["POST"]),
             Mount("/static", StaticFiles(directory=static), name="static"),

@@ -161,6 +161,30 @@ def account_requests(con: duckdb.DuckDBPyConnection, account: str, limit: int = 
     ).fetchall()
 
 
+REQUEST_FIELDS = (
+    "request_id", "ts", "account_id", "api_key_id", "org_id", "endpoint", "model", "api_shape",
+    "ip", "ip_prefix", "asn", "country", "user_agent", "tls_fingerprint", "status",
+    "input_tokens", "output_tokens", "capability", "topic", "template_head", "system_hash",
+    "tool_schema_hash", "source_file", "source_line",
+)  # fmt: skip
+
+
+def request(con: duckdb.DuckDBPyConnection, request_id: str) -> dict[str, Any] | None:
+    """One stored request: its fields, the signals that fired, and its prompt if kept."""
+    cols = ", ".join((*REQUEST_FIELDS, "request_json", *SIGNALS))
+    row = con.execute(f"SELECT {cols} FROM events WHERE request_id = ?", [request_id]).fetchone()
+    if row is None:
+        return None
+    n = len(REQUEST_FIELDS)
+    fields = dict(zip(REQUEST_FIELDS, row[:n], strict=True))
+    scores = row[n + 1 :]
+    return {
+        "fields": fields,
+        "prompt": prompt_text(row[n], str(fields["endpoint"] or ""), limit=20_000),
+        "signals": {k: round(float(v), 2) for k, v in zip(SIGNALS, scores, strict=True) if v},
+    }
+
+
 def account_record(con: duckdb.DuckDBPyConnection, account: str) -> dict[str, Any]:
     cur = con.execute("SELECT * FROM accounts WHERE account_id = ?", [account])
     row = cur.fetchone()

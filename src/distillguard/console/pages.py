@@ -1,4 +1,5 @@
-"""The three pages: overview, campaign, account. Each returns its template and values."""
+"""The pages: overview, campaign, account, request, search, actions. Each returns its template
+and values."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 
 from distillguard.console import data, graph, plots
+from distillguard.console.search import FILTERS, BadFilter
+from distillguard.console.search import search as find
 
 if TYPE_CHECKING:
     from distillguard.console.app import Console
@@ -138,3 +141,34 @@ def actions(console: Console, request: Request) -> Page:
         "undone": console.actions.undone(history),
         "total": len(history),
     }
+
+
+def search(console: Console, request: Request) -> Page:
+    given = {k: request.query_params.get(k, "")[:200] for k in FILTERS}
+    values: dict[str, Any] = {"filters": FILTERS, "given": given, "found": None, "error": ""}
+    with console.results.db() as con:
+        if con is None:
+            values["error"] = "no store behind these results: start the console with --store"
+            return "search.html.j2", values
+        try:
+            values["found"] = find(con, given)
+        except BadFilter as exc:
+            values["error"] = str(exc)
+    if values["found"]:
+        for row in values["found"]["top"]:
+            row["verdict"] = console.results.accounts.get(row["account_id"], {}).get("verdict", "")
+            row["campaign"] = console.results.accounts.get(row["account_id"], {}).get(
+                "campaign_id", ""
+            )
+    return "search.html.j2", values
+
+
+def stored_request(console: Console, request: Request) -> Page:
+    key = request.path_params["key"]
+    with console.results.db() as con:
+        found = data.request(con, key) if con is not None else None
+    if found is None:
+        return None, {"what": "request", "key": key}
+    account = found["fields"]["account_id"]
+    row = console.results.accounts.get(account) or data.unknown_account(account)
+    return "request.html.j2", {"r": found, "a": row}
