@@ -9,6 +9,7 @@ it is installed.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
 from collections.abc import Iterator
@@ -325,3 +326,93 @@ def test_a_bulk_verdict_and_its_undo_in_the_browser(console: tuple[str, Path, Co
         assert "undone" in page.locator("table.actions tbody tr").nth(1).inner_text()
         assert json.loads(view.book.manual_path.read_text())["account"] == {}
         chromium.close()
+
+
+def _previous_scan(results: Path, into: Path) -> tuple[dict[str, object], dict[str, object]]:
+    """A made-up scan before ``results``: its biggest campaign a third of its size under
+    another id, and another campaign as it is now; the rest did not exist yet."""
+    into.mkdir()
+    shutil.copy(results / "accounts.csv", into / "accounts.csv")
+    campaigns = sorted(
+        json.loads((results / "campaigns.json").read_text()), key=lambda c: -len(c["accounts"])
+    )
+    grown, same = campaigns[0], campaigns[1]
+    earlier = {**grown, "campaign_id": "K0099", "accounts": grown["accounts"][:3], "requests": 9}
+    (into / "campaigns.json").write_text(json.dumps([earlier, {**same, "campaign_id": "K0098"}]))
+    return grown, same
+
+
+def test_the_queue_puts_what_changed_first_and_keeps_who_took_what(
+    console: tuple[str, Path, Console], tmp_path: Path
+) -> None:
+    url, results, view = console
+    grown, same = _previous_scan(results, tmp_path / "before")
+    view.previous = Results.open(tmp_path / "before")
+    with _client(url, "ana") as ana:
+        page = ana.get("/queue").text
+        rows = page.split("<tbody>")[1].split("</tr>")[:-1]
+        ids = [m.group(1) for r in rows if (m := re.search(r'<a href="/\w+/[^"]*">([^<]+)</a>', r))]
+        assert ids[-1] == same["campaign_id"]  # unchanged: after everything that changed
+        grown_row = rows[ids.index(grown["campaign_id"])]
+        assert f"was K0099: 3 → {len(grown['accounts'])} accounts" in grown_row
+        assert all(
+            "new since the last scan" in rows[ids.index(c)] for c in ids if c not in
+            (grown["campaign_id"], same["campaign_id"])
+        )  # fmt: skip
+        csrf = _csrf(page)
+        take = {"csrf": csrf, "target": "campaign", "id": ids[0], "assignee": "me"}
+        assert ana.post("/queue/assign", data=take).status_code == 303
+        page = ana.get("/queue").text
+        assert "1 in review (1 yours)" in page
+        first = page.split("<tbody>")[1].split("</tr>")[0]
+        assert "in review" in first
+        assert "ana" in first
+        label = {"csrf": csrf, "target": "campaign", "id": ids[0], "label": "confirmed"}
+        assert ana.post("/label", data=label).status_code == 303
+        rows = ana.get("/queue").text.split("<tbody>")[1].split("</tr>")[:-1]
+        assert ids[0] in rows[-1]  # decided: last
+        assert "decided" in rows[-1]
+        assign = {"csrf": csrf, "target": "campaign", "id": ids[1], "assignee": "nobody-here"}
+        assert ana.post("/queue/assign", data=assign).status_code == 400
+    taken = [json.loads(x) for x in (results / "queue.jsonl").read_text().splitlines()]
+    assert [(t["who"], t["id"], t["assignee"]) for t in taken] == [("ana", ids[0], "ana")]
+    with _client(url, "vic") as vic:
+        csrf = _csrf(vic.get("/queue").text)
+        refused = vic.post("/queue/assign", data={**take, "csrf": csrf})
+        assert refused.status_code == 403
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (.ci/run installs it)")
+def test_from_the_queue_to_a_decision_in_the_browser(
+    console: tuple[str, Path, Console], tmp_path: Path
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    url, results, view = console
+    _previous_scan(results, tmp_path / "before")
+    view.previous = Results.open(tmp_path / "before")
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        page = chromium.new_page()
+        page.goto(f"{url}/queue")
+        page.fill("input[name=name]", "ana")
+        page.fill("input[name=password]", PASSWORDS["ana"])
+        page.click("button[type=submit]")
+        first = page.locator("table.queue tbody tr").first
+        item = first.locator("a").first.inner_text()
+        first.locator("form.assign-form select").select_option("me")
+        first.locator("form.assign-form button").click()
+        assert "in review" in page.locator("table.queue tbody tr").first.inner_text()
+        page.click(f"table.queue a:text-is('{item}')")
+        page.select_option("form.bulk-form select[name=verdict]", "block")
+        page.fill("form.bulk-form input[name=why]", "farm, from the queue")
+        page.click("form.bulk-form button[type=submit]")
+        page.goto(f"{url}/queue")
+        last = page.locator("table.queue tbody tr").last
+        assert item in last.inner_text()
+        assert "decided" in last.inner_text()
+        chromium.close()
+    campaign = next(c for c in json.loads((results / "campaigns.json").read_text())
+                    if c["campaign_id"] == item)  # fmt: skip
+    manual = json.loads(view.book.manual_path.read_text())["account"]
+    assert manual == dict.fromkeys(campaign["accounts"], "block")  # what the gateway enforces

@@ -57,7 +57,10 @@ def _accounts(n: int) -> str:
     return f"{n} account" + ("" if n == 1 else "s")
 
 
-def _match(campaign: dict[str, Any], previous: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+def same_campaign(
+    campaign: dict[str, Any], previous: Sequence[dict[str, Any]]
+) -> dict[str, Any] | None:
+    """The campaign of ``previous`` that is ``campaign`` in an earlier scan, or None."""
     mine = set(campaign.get("accounts") or [])
     best, score = None, 0.0
     for other in previous:
@@ -81,7 +84,7 @@ def changes(
     out = []
     for campaign in current:
         accounts = len(campaign.get("accounts") or [])
-        before = _match(campaign, previous)
+        before = same_campaign(campaign, previous)
         if before is None:
             kind = "new"
         else:

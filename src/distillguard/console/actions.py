@@ -38,15 +38,23 @@ class Actions:
         self._lock = threading.Lock()
 
     def apply(
-        self, book: VerdictBook, who: str, verdict: str | None, accounts: list[str], why: str
+        self,
+        book: VerdictBook,
+        who: str,
+        verdict: str | None,
+        accounts: list[str],
+        why: str,
+        campaign: str | None = None,
     ) -> dict[str, Any]:
-        """Set ``verdict`` (None: lift) on ``accounts``, in force for the gateway on return."""
+        """Set ``verdict`` (None: lift) on ``accounts`` (``campaign``'s, when it is all of
+        them), in force for the gateway on return."""
         targets = list(dict.fromkeys(a for a in accounts if a))[:MAX_TARGETS]
         if not targets:
             raise ValueError("no accounts to set a verdict on")
         with self._lock:
             before = book.set_many("account", dict.fromkeys(targets, verdict))
-            return self._record(who, verdict or "lift", targets, before, why, None)
+            entry = self._record(who, verdict or "lift", targets, before, why, None, campaign)
+            return entry
 
     def undo(self, book: VerdictBook, who: str, action_id: str, why: str) -> dict[str, Any]:
         """Put back what ``action_id`` changed, where no later action changed it again."""
@@ -73,6 +81,7 @@ class Actions:
         before: dict[str, str | None],
         why: str,
         undoes: str | None,
+        campaign: str | None = None,
     ) -> dict[str, Any]:
         entry = {
             "id": "act-" + secrets.token_hex(6),
@@ -83,6 +92,7 @@ class Actions:
             "previous": before,
             "why": why[:2000],
             "undoes": undoes,
+            "campaign": campaign,
         }
         append(self.path, entry)
         return entry
@@ -99,6 +109,12 @@ class Actions:
             if isinstance(entry, dict) and {"id", "accounts", "previous"} <= set(entry):
                 out.append(entry)
         return out
+
+    def decided_campaigns(self) -> set[str]:
+        """Campaigns given a verdict whole, and not undone since."""
+        history = self.history()
+        undone = self.undone(history)
+        return {a["campaign"] for a in history if a.get("campaign") and a["id"] not in undone}
 
     def undone(self, history: list[dict[str, Any]] | None = None) -> set[str]:
         return {a["undoes"] for a in (history or self.history()) if a.get("undoes")}

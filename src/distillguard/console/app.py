@@ -36,6 +36,7 @@ from distillguard.console import pages, plots
 from distillguard.console.actions import Actions
 from distillguard.console.data import Results
 from distillguard.console.labels import LABELS, TARGETS, Labels, append
+from distillguard.console.queue import Assignments
 from distillguard.console.users import NEEDS, LoginBrake, Users, allowed
 from distillguard.gateway.verdicts import VerdictBook
 from distillguard.verdicts.config import VERDICTS, ConfigError
@@ -98,6 +99,7 @@ class Console:
         producer: str = "distillguard",
         users: Users | None = None,
         idle_s: float = 1800.0,
+        previous: Results | None = None,
     ) -> None:
         self.results = results
         self.token = token  # with no users file: one shared token, every right
@@ -108,6 +110,8 @@ class Console:
         self.producer = producer
         self.labels = Labels(results.directory / "labels.jsonl")
         self.actions = Actions(results.directory / "actions.jsonl")
+        self.assignments = Assignments(results.directory / "queue.jsonl")
+        self.previous = previous  # the scan before, for what changed since
         self.book = VerdictBook(results.directory, verdicts_file)
         self.secret = secret or secrets.token_urlsafe(32)
         folder = resources.files("distillguard.console") / "templates"
@@ -145,6 +149,8 @@ class Console:
             Route("/verdicts", self.bulk_verdict, methods=["POST"]),
             Route("/actions", self.page(pages.actions)),
             Route("/search", self.page(pages.search)),
+            Route("/queue", self.page(pages.queue)),
+            Route("/queue/assign", self.assign, methods=["POST"]),
             Route("/request/{key:path}", self.page(pages.stored_request)),
             Route("/undo", self.undo, methods=["POST"]),
             Route("/export", self.export, methods=["POST"]),
@@ -311,6 +317,24 @@ class Console:
             return Response(f"verdict not saved: {exc}", 409)
         return RedirectResponse(f"/account/{quote(key, safe='')}", 303)
 
+    async def assign(self, request: Request) -> Response:
+        """Take a queue item (``assignee`` me), give it to someone, or release it (empty)."""
+        fields = await self._checked(request)
+        if fields is None:
+            return Response("bad or missing CSRF token, or not logged in", 403)
+        if refused := _refused(request, "label"):
+            return refused
+        target, key = fields.get("target", ""), fields.get("id", "")
+        assignee = fields.get("assignee", "").strip()[:64]
+        if assignee == "me":
+            assignee = request.session["user"]
+        if target not in TARGETS or not key:
+            return Response(f"assign a {' or '.join(TARGETS)} by its id", 400)
+        if self.users is not None and assignee and self.users.role(assignee) is None:
+            return Response(f"no user {assignee!r}", 400)
+        self.assignments.set(request.session["user"], target, key, assignee)
+        return RedirectResponse("/queue", 303)
+
     async def bulk_verdict(self, request: Request) -> Response:
         """One verdict on many accounts: a whole campaign's, or those ticked in a list. One
         action in the audit trail, with why (required) and what each was before."""
@@ -337,7 +361,7 @@ class Console:
         try:
             done = self.actions.apply(
                 self.book, request.session["user"], None if verdict == "lift" else verdict,
-                accounts, why,
+                accounts, why, campaign=campaign or None,
             )  # fmt: skip
         except ConfigError as exc:
             return Response(f"verdicts not saved: {exc}", 409)

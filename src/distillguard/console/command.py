@@ -56,6 +56,13 @@ def console_command(
     idle_minutes: Annotated[
         float, typer.Option(min=1, help="A session unused this long must log in again.")
     ] = 30,
+    previous: Annotated[
+        Path | None,
+        typer.Option(
+            help="The scan before RESULTS: the review queue says what changed since (default: "
+            "the one `distillguard alert` compared it with)."
+        ),
+    ] = None,
 ) -> None:
     """Serve the analyst console: campaigns, the accounts in them and why, the evidence.
 
@@ -80,11 +87,14 @@ def console_command(
                 f"{users}: no users file; make one with `distillguard console-users add`"
             )
         found = Results.open(results, store)
+        if previous is None and found.alerts_previous:
+            previous = Path(found.alerts_previous)
+        before = Results.open(previous) if previous is not None else None
         token = token or secrets.token_urlsafe(12)
         salt = read_salt(salt_file) if salt_file else None
         console = Console(
             found, token, verdicts or results / "manual-verdicts.json", salt=salt,
-            producer=producer, users=named, idle_s=idle_minutes * 60,
+            producer=producer, users=named, idle_s=idle_minutes * 60, previous=before,
         )  # fmt: skip
     except (FileNotFoundError, ConfigError) as exc:
         raise fail(str(exc)) from None

@@ -35,6 +35,7 @@ class Results:
     campaigns: list[dict[str, Any]] = field(default_factory=list)
     manifest: dict[str, Any] = field(default_factory=dict)
     alerts: list[dict[str, Any]] = field(default_factory=list)  # `distillguard alert`'s
+    alerts_previous: str | None = None  # the scan those alerts compared this one with
     _stamp: tuple[float, ...] = ()
 
     @classmethod
@@ -61,6 +62,7 @@ class Results:
         self.manifest = _json(self.directory / "manifest.json") or {}
         alerts = _json(self.directory / "alerts.json")
         self.alerts = (alerts.get("alerts") or []) if isinstance(alerts, dict) else []
+        self.alerts_previous = alerts.get("previous") if isinstance(alerts, dict) else None
         self._stamp = stamp
 
     @property

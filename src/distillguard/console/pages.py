@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 
 from distillguard.console import data, graph, plots
+from distillguard.console import queue as review
 from distillguard.console.search import FILTERS, BadFilter
 from distillguard.console.search import search as find
 
@@ -172,3 +173,22 @@ def stored_request(console: Console, request: Request) -> Page:
     account = found["fields"]["account_id"]
     row = console.results.accounts.get(account) or data.unknown_account(account)
     return "request.html.j2", {"r": found, "a": row}
+
+
+def queue(console: Console, request: Request) -> Page:
+    results = console.results
+    decided = set(console.labels.latest())
+    decided |= {("account", a) for a in console.book.manual["account"]}
+    decided |= {("campaign", c) for c in console.actions.decided_campaigns()}
+    queued = [a for c in results.campaigns for a in c["accounts"]] + results.flagged()
+    with results.db() as con:
+        used = console.cached(("usage",), partial(review.usage, con, sorted(set(queued))))
+    found = review.items(results, console.previous, used, decided, console.assignments.latest())
+    mine = str(request.session.get("user", ""))
+    return "queue.html.j2", {
+        "items": found,
+        "previous": console.previous.directory if console.previous is not None else None,
+        "counts": {s: sum(1 for i in found if i["state"] == s) for s in review.STATES},
+        "mine": sum(1 for i in found if i["assignee"] == mine and i["state"] != "decided"),
+        "people": sorted(console.users.entries) if console.users is not None else [],
+    }
