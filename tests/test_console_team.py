@@ -136,6 +136,8 @@ def test_each_role_may_do_what_it_should_and_no_more(
         assert "needs admin" in refused.text
     labels = [json.loads(x) for x in (results / "labels.jsonl").read_text().splitlines()]
     assert [(x["who"], x["label"]) for x in labels] == [("ana", "confirmed")]
+    risk = float(Results.open(results).accounts[account]["risk"])
+    assert labels[0]["evidence"] == {account: risk}  # for the next scan to compare with
     assert json.loads((results.parent / "verdicts.json").read_text())["account"][account] == "block"
     with _client(url, "ada") as ada:
         csrf = _csrf(ada.get("/").text)

@@ -268,3 +268,50 @@ def test_without_account_records_unknown_facts_are_not_evidence(
         assert "payment" not in r["reasons"], r
     for c in json.loads((tmp_path / "o" / "campaigns.json").read_text()):
         assert {t["factor"] for t in c["tactics"]}.isdisjoint({"burst", "young", "shared_payment"})
+
+
+def test_analysts_decisions_hold_in_the_next_scan_until_the_evidence_changes(
+    scanned: tuple[Path, dict[str, dict]], tmp_path: Path
+) -> None:
+    root, _ = scanned
+    rows = {r["account_id"]: r for r in _rows(root / "out")}
+    flagged = [a for a, r in rows.items() if _flagged(r)]
+    campaigns = json.loads((root / "out" / "campaigns.json").read_text())
+    whole = campaigns[-1]  # dismissed as a campaign: every account it held
+    loose = [a for a in flagged if a not in whole["accounts"]]
+    dismissed, outgrown = loose[0], loose[1]
+    confirmed = next(a for a, r in rows.items() if r["verdict"] == "clear")
+
+    def label(target: str, key: str, kind: str, evidence: dict[str, float]) -> dict[str, object]:
+        return {"ts": "2026-03-05T09:00:00+00:00", "who": "ana", "target": target, "id": key,
+                "label": kind, "note": "", "evidence": evidence}  # fmt: skip
+
+    risk = {a: float(r["risk"]) for a, r in rows.items()}
+    held = {a: risk[a] for a in whole["accounts"]}
+    entries = [
+        label("account", dismissed, "dismissed", {dismissed: risk[dismissed]}),
+        label("account", outgrown, "dismissed", {outgrown: risk[outgrown] - 0.3}),
+        label("account", confirmed, "confirmed", {confirmed: risk[confirmed]}),
+        label("campaign", whole["campaign_id"], "dismissed", held),
+    ]  # fmt: skip
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text("".join(json.dumps(e) + "\n" for e in entries))
+    args = ["scan", "--store", str(root / "store.duckdb"), "--out", str(tmp_path / "next"), "-q"]
+    result = CliRunner().invoke(app, [*args, "--decisions", str(labels)])
+    assert result.exit_code == 0, result.output
+    after = {r["account_id"]: r for r in _rows(tmp_path / "next")}
+    assert after[dismissed]["verdict"] == "clear"
+    assert after[dismissed]["reasons"].startswith(
+        f"dismissed by ana on 2026-03-05: evidence unchanged (risk {round(risk[dismissed], 2)}"
+    )
+    assert after[outgrown]["verdict"] == rows[outgrown]["verdict"]  # new evidence: look again
+    assert "but its evidence has grown since" in after[outgrown]["reasons"]
+    assert after[confirmed]["verdict"] == "challenge"
+    assert after[confirmed]["reasons"].startswith("confirmed by ana on 2026-03-05")
+    assert {after[a]["verdict"] for a in whole["accounts"]} == {"clear"}
+    untouched = [a for a in rows if a not in {dismissed, outgrown, confirmed, *whole["accounts"]}]
+    assert all(after[a]["verdict"] == rows[a]["verdict"] for a in untouched)
+    labels.write_text(json.dumps(entries[0]) + "\n{broken\n" + json.dumps(entries[1]) + "\n")
+    broken = CliRunner().invoke(app, [*args, "--decisions", str(labels)])
+    assert broken.exit_code == 2
+    assert f"{labels}:2: not a label entry" in broken.output.replace("\n", "")

@@ -296,7 +296,19 @@ class Console:
         target, key, label = fields.get("target", ""), fields.get("id", ""), fields.get("label")
         if label not in LABELS or target not in TARGETS or not key:
             return Response(f"label one of {TARGETS} as one of {LABELS}", 400)
-        self.labels.add(request.session["user"], target, key, label, fields.get("note", ""))
+        self.results.refresh()
+        if target == "campaign":
+            found = self.results.campaign(key)
+            members = found["accounts"] if found else []
+        else:
+            members = [key]
+        evidence = {
+            a: float(self.results.accounts[a].get("risk") or 0)
+            for a in members
+            if a in self.results.accounts
+        }
+        user = request.session["user"]
+        self.labels.add(user, target, key, label, fields.get("note", ""), evidence)
         return RedirectResponse(f"/{target}/{quote(key, safe='')}", 303)
 
     async def verdict(self, request: Request) -> Response:

@@ -28,7 +28,17 @@ class Labels:
         self.path = path
         self._lock = threading.Lock()
 
-    def add(self, who: str, target: str, key: str, label: str, note: str = "") -> dict[str, Any]:
+    def add(
+        self,
+        who: str,
+        target: str,
+        key: str,
+        label: str,
+        note: str = "",
+        evidence: dict[str, float] | None = None,
+    ) -> dict[str, Any]:
+        """Append a label; ``evidence`` is each account's risk when it was given (a
+        campaign's: all its accounts'), so that the next scan can tell whether it changed."""
         if target not in TARGETS:
             raise ValueError(f"target must be one of {TARGETS}")
         if label not in LABELS:
@@ -40,6 +50,7 @@ class Labels:
             "id": key,
             "label": label,
             "note": note[:2000],
+            "evidence": evidence or {},
         }
         with self._lock:
             append(self.path, entry)

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
@@ -27,6 +27,7 @@ from distillguard.scan.run import STAGES, ScanResult, scan
 from distillguard.store import Store, StoreError
 from distillguard.terminal import err, fail, out, silent
 from distillguard.verdicts.config import Config, ConfigError, load_config
+from distillguard.verdicts.decisions import latest, read
 
 
 class EngineName(StrEnum):
@@ -128,6 +129,15 @@ def scan_command(
     ] = None,
     log_format: FormatOption = None,
     account_id: AccountIdOption = None,
+    decisions: Annotated[
+        Path | None,
+        typer.Option(
+            "--decisions",
+            help="Analysts' labels from the console (an earlier RESULTS/labels.jsonl): "
+            "dismissed accounts stay clear while their evidence is unchanged, confirmed ones "
+            "flagged; each says so in its reasons.",
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary.")] = False,
 ) -> None:
     """Find campaigns and give every account a risk, a verdict and its reasons.
@@ -148,10 +158,13 @@ def scan_command(
       distillguard scan lake/ --accounts accounts.jsonl --out results/ --engine spark
 
       distillguard scan litellm-spend-logs.jsonl --out results/   # format detected
+
+      distillguard scan --store dg.duckdb --out results-2/ --decisions results-1/labels.jsonl
     """
     cutoff, step = parse_until(until), parse_step(replay)
     try:
         cfg = load_config(config)
+        decided = latest(read(decisions)) if decisions is not None else None
     except ConfigError as exc:
         raise fail(str(exc), 2) from exc
     if engine is EngineName.spark:
@@ -169,7 +182,9 @@ def scan_command(
                 " detects each file's format and needs records that name their account",
                 2,
             )
-        _scan_spark(events, accounts or [], out_dir, cfg, spark_master, cutoff, step, quiet)
+        _scan_spark(
+            events, accounts or [], out_dir, cfg, spark_master, cutoff, step, quiet, decided
+        )
         return
     if spark_master is not None:
         raise fail("--spark-master needs --engine spark", 2)
@@ -209,6 +224,7 @@ def scan_command(
                 store_path=str(store_path),
                 on_stage=on_stage,
                 on_replay=on_replay,
+                decisions=decided,
             )
     if not quiet:
         _print_result(result)
@@ -244,6 +260,7 @@ def _scan_spark(
     cutoff: datetime | None,
     step: timedelta | None,
     quiet: bool,
+    decided: list[tuple[Any, ...]] | None = None,
 ) -> None:
     from distillguard.spark.session import SparkUnavailable, check
 
@@ -271,6 +288,7 @@ def _scan_spark(
                 replay=step,
                 on_stage=on_stage,
                 on_replay=on_replay,
+                decisions=decided,
             )
     except SparkUnavailable as exc:
         raise fail(str(exc), 2) from exc

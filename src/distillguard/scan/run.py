@@ -32,6 +32,7 @@ from distillguard.fingerprints import build_fingerprints
 from distillguard.intel.match import match_partners
 from distillguard.scan.enforcement import enforcement_stage
 from distillguard.scan.reasons import reasons_sql
+from distillguard.verdicts import decisions as decided
 from distillguard.verdicts.config import Config
 from distillguard.verdicts.score import score
 
@@ -207,12 +208,16 @@ def scan(
     on_stage: Callable[[str], None] | None = None,
     on_replay: Callable[[datetime], None] | None = None,
     engine: Engine | None = None,
+    decisions: list[tuple[Any, ...]] | None = None,
 ) -> ScanResult:
+    """The whole scan; ``decisions`` (``verdicts.decisions.latest``) adjust the final risk,
+    not the replay's flagged_at (when detection alone flagged each account)."""
     run = engine or StoreEngine()
     out.mkdir(parents=True, exist_ok=True)
     if replay is not None:
         replay_flagged_at(con, cfg, replay, until, on_replay, run)
     seconds = detect(con, cfg, until, on_stage, run)
+    decided.apply(con, cfg, decisions or [])
     began = time.perf_counter()
     campaign_members(con, cfg)
     run.evidence(con)
@@ -225,7 +230,8 @@ def scan(
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE results AS
         SELECT r.account_id, round(r.risk, 4) AS risk, {_verdict_sql(cfg)} AS verdict,
-               r.cluster_id, c.campaign_id, {reasons_sql(cfg)} AS reasons,
+               r.cluster_id, c.campaign_id,
+               concat_ws('; ', nullif(r.decision, ''), nullif({reasons_sql(cfg)}, '')) AS reasons,
                {flagged_at} AS flagged_at
         FROM risk r LEFT JOIN fp f USING (account_id) LEFT JOIN members m USING (account_id)
         LEFT JOIN cl ON cl.cluster_id = r.cluster_id

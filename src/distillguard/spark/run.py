@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from distillguard.contract.errors import Reason
 from distillguard.ingest.quarantine import Quarantine
@@ -32,6 +33,7 @@ def scan_on_spark(
     now: datetime | None = None,
     on_stage: Callable[[str], None] | None = None,
     on_replay: Callable[[datetime], None] | None = None,
+    decisions: list[tuple[Any, ...]] | None = None,
 ) -> tuple[ScanResult, SparkRead, Path]:
     """Scan ``events`` (paths or URIs) on Spark; returns the result, what was read, and the
     quarantine file (``OUT/quarantine.jsonl``, written only when a record is refused).
@@ -81,6 +83,7 @@ def scan_on_spark(
                 on_stage=on_stage,
                 on_replay=on_replay,
                 engine=engine,
+                decisions=decisions,
             )
         finally:
             engine.close()
