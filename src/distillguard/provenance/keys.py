@@ -23,8 +23,6 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from distillguard.verdicts.config import ConfigError
-
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 
@@ -103,6 +101,9 @@ def load_keys(path: Path, key_ids: Sequence[str] = ()) -> list[WatermarkKey]:
     """The keys of a key file (or those of ``key_ids`` under its secret: any key id the
     gateway logged, e.g. a cluster's); ConfigError naming the file and field when it is not
     one."""
+    # Here, not at the top: a model server imports this module with numpy and nothing else.
+    from distillguard.verdicts.config import ConfigError
+
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         secret = bytes.fromhex(data["secret"])
