@@ -117,24 +117,21 @@ def searches(store: Path, campaigns: list[dict[str, object]]) -> dict[str, str]:
     """One real value per filter, from the store: what an analyst would paste in."""
     with duckdb.connect(str(store), read_only=True) as con:
 
-        def top(sql: str) -> str:
-            row = con.execute(sql).fetchone()
-            return str(row[0]) if row and row[0] is not None else ""
+        def top(column: str, table: str = "events") -> str:
+            row = con.execute(
+                f"SELECT {column} FROM {table} WHERE {column} IS NOT NULL "
+                f"GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
+            ).fetchone()
+            return str(row[0]) if row else ""
 
         found = {
-            "ip": top("SELECT ip FROM events GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"),
-            "prefix": top("SELECT ip_prefix FROM events GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"),
-            "asn": top("SELECT asn FROM events GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"),
-            "payment": top(
-                "SELECT payment_fingerprint FROM accounts GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
-            ),
-            "email_domain": top(
-                "SELECT email_domain FROM accounts GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
-            ),
-            "template": top(
-                "SELECT template_head FROM events GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
-            ),
-            "model": top("SELECT model FROM events GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"),
+            "ip": top("ip"),
+            "prefix": top("ip_prefix"),
+            "asn": top("asn"),
+            "payment": top("payment_fingerprint", "accounts"),
+            "email_domain": top("email_domain", "accounts"),
+            "template": top("template_head"),
+            "model": top("model"),
             "account": str((campaigns[0]["accounts"] or [""])[0]) if campaigns else "",  # type: ignore[index]
         }
     return {k: v for k, v in found.items() if v}
