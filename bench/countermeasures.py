@@ -30,6 +30,8 @@ from typing import Any
 import httpx
 import numpy as np
 
+from distillguard.gateway.local import free_port
+
 OUT = Path(__file__).parent / "out" / "countermeasures"
 TOKEN = "bench-admin"
 MSG = [{"role": "user", "content": "What is 6 times 7? Think it through."}]
@@ -50,15 +52,6 @@ COUNTERMEASURES: dict[str, str] = {
     "smaller model": "actions: {watch: degrade}\ndegrade: {model: mock-small}\n",
     "watermark request": "actions: {watch: allow}\nwatermark: {verdicts: [watch]}\n",
 }
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @contextmanager

@@ -19,14 +19,13 @@ before, for the accounts no later action has changed since, and names the one it
 
 from __future__ import annotations
 
-import json
 import secrets
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from distillguard.console.labels import append
+from distillguard.console.labels import append, entries
 from distillguard.gateway.verdicts import VerdictBook
 
 MAX_TARGETS = 100_000
@@ -98,17 +97,7 @@ class Actions:
         return entry
 
     def history(self) -> list[dict[str, Any]]:
-        if not self.path.exists():
-            return []
-        out = []
-        for line in self.path.read_text(encoding="utf-8").splitlines():
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                continue  # a torn last line after a crash: the rest still counts
-            if isinstance(entry, dict) and {"id", "accounts", "previous"} <= set(entry):
-                out.append(entry)
-        return out
+        return [e for e in entries(self.path) if {"id", "accounts", "previous"} <= set(e)]
 
     def decided_campaigns(self) -> set[str]:
         """Campaigns given a verdict whole, and not undone since."""

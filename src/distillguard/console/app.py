@@ -274,6 +274,14 @@ class Console:
         request.session.clear()
         return RedirectResponse("/login", 303)
 
+    async def _form(self, request: Request, action: str) -> dict[str, str] | Response:
+        """The form's fields, or the 403 to answer: not logged in, a bad CSRF token, or a role
+        that may not do ``action``."""
+        fields = await self._checked(request)
+        if fields is None:
+            return Response("bad or missing CSRF token, or not logged in", 403)
+        return _refused(request, action) or fields
+
     async def _checked(self, request: Request) -> dict[str, str] | None:
         """The form's fields if the user is logged in and its CSRF token is the session's."""
         if not self._session(request):
@@ -288,11 +296,9 @@ class Console:
     # -- actions ---------------------------------------------------------------------------
 
     async def label(self, request: Request) -> Response:
-        fields = await self._checked(request)
-        if fields is None:
-            return Response("bad or missing CSRF token, or not logged in", 403)
-        if refused := _refused(request, "label"):
-            return refused
+        fields = await self._form(request, "label")
+        if isinstance(fields, Response):
+            return fields
         target, key, label = fields.get("target", ""), fields.get("id", ""), fields.get("label")
         if label not in LABELS or target not in TARGETS or not key:
             return Response(f"label one of {TARGETS} as one of {LABELS}", 400)
@@ -312,11 +318,9 @@ class Console:
         return RedirectResponse(f"/{target}/{quote(key, safe='')}", 303)
 
     async def verdict(self, request: Request) -> Response:
-        fields = await self._checked(request)
-        if fields is None:
-            return Response("bad or missing CSRF token, or not logged in", 403)
-        if refused := _refused(request, "verdict"):
-            return refused
+        fields = await self._form(request, "verdict")
+        if isinstance(fields, Response):
+            return fields
         key, verdict = fields.get("id", ""), fields.get("verdict", "")
         if not key or verdict not in (*VERDICTS, "lift"):
             return Response("unknown verdict", 400)
@@ -331,11 +335,9 @@ class Console:
 
     async def assign(self, request: Request) -> Response:
         """Take a queue item (``assignee`` me), give it to someone, or release it (empty)."""
-        fields = await self._checked(request)
-        if fields is None:
-            return Response("bad or missing CSRF token, or not logged in", 403)
-        if refused := _refused(request, "label"):
-            return refused
+        fields = await self._form(request, "label")
+        if isinstance(fields, Response):
+            return fields
         target, key = fields.get("target", ""), fields.get("id", "")
         assignee = fields.get("assignee", "").strip()[:64]
         if assignee == "me":
@@ -350,11 +352,9 @@ class Console:
     async def bulk_verdict(self, request: Request) -> Response:
         """One verdict on many accounts: a whole campaign's, or those ticked in a list. One
         action in the audit trail, with why (required) and what each was before."""
-        fields = await self._checked(request)
-        if fields is None:
-            return Response("bad or missing CSRF token, or not logged in", 403)
-        if refused := _refused(request, "verdict"):
-            return refused
+        fields = await self._form(request, "verdict")
+        if isinstance(fields, Response):
+            return fields
         verdict, why = fields.get("verdict", ""), fields.get("why", "").strip()
         if verdict not in (*VERDICTS, "lift"):
             return Response("unknown verdict", 400)
@@ -380,11 +380,9 @@ class Console:
         return RedirectResponse(f"/actions#{done['id']}", 303)
 
     async def undo(self, request: Request) -> Response:
-        fields = await self._checked(request)
-        if fields is None:
-            return Response("bad or missing CSRF token, or not logged in", 403)
-        if refused := _refused(request, "verdict"):
-            return refused
+        fields = await self._form(request, "verdict")
+        if isinstance(fields, Response):
+            return fields
         key, why = fields.get("id", ""), fields.get("why", "").strip() or "undone"
         try:
             done = self.actions.undo(self.book, request.session["user"], key, why)
@@ -401,11 +399,9 @@ class Console:
         (who, when, which campaign, which TLP) in RESULTS/exports.jsonl."""
         from distillguard.intel.export import TLP, bundle
 
-        fields = await self._checked(request)
-        if fields is None:
-            return Response("bad or missing CSRF token, or not logged in", 403)
-        if refused := _refused(request, "export"):
-            return refused
+        fields = await self._form(request, "export")
+        if isinstance(fields, Response):
+            return fields
         key, tlp = fields.get("id", ""), fields.get("tlp", "amber")
         if tlp not in TLP:
             return Response(f"TLP must be one of {', '.join(TLP)}", 400)

@@ -57,20 +57,26 @@ class Labels:
         return entry
 
     def history(self) -> list[dict[str, Any]]:
-        if not self.path.exists():
-            return []
-        out = []
-        for line in self.path.read_text(encoding="utf-8").splitlines():
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                continue  # a torn last line after a crash: the rest still counts
-            if isinstance(entry, dict) and entry.get("target") in TARGETS:
-                out.append(entry)
-        return out
+        return [e for e in entries(self.path) if e.get("target") in TARGETS]
 
     def latest(self) -> dict[tuple[str, str], dict[str, Any]]:
         return {(e["target"], e["id"]): e for e in self.history()}
+
+
+def entries(path: Path) -> list[dict[str, Any]]:
+    """The JSON objects of an append-only file (labels, actions, the queue), oldest first; a
+    torn line left by a crash is skipped, the rest still counts."""
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict):
+            out.append(entry)
+    return out
 
 
 def append(path: Path, entry: dict[str, Any]) -> None:

@@ -16,7 +16,6 @@ True
 
 from __future__ import annotations
 
-import json
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +25,7 @@ import duckdb
 
 from distillguard.alerts.changes import same_campaign
 from distillguard.console.data import Results
-from distillguard.console.labels import append
+from distillguard.console.labels import append, entries
 from distillguard.evaluate.results import FLAGGED
 
 STATES = ("new", "in review", "decided")
@@ -62,16 +61,11 @@ class Assignments:
             append(self.path, entry)
 
     def latest(self) -> dict[tuple[str, str], str]:
-        if not self.path.exists():
-            return {}
-        out: dict[tuple[str, str], str] = {}
-        for line in self.path.read_text(encoding="utf-8").splitlines():
-            try:
-                entry = json.loads(line)
-                out[(str(entry["target"]), str(entry["id"]))] = str(entry["assignee"])
-            except (ValueError, KeyError, TypeError):
-                continue  # a torn line after a crash
-        return out
+        return {
+            (str(e["target"]), str(e["id"])): str(e["assignee"])
+            for e in entries(self.path)
+            if {"target", "id", "assignee"} <= set(e)
+        }
 
 
 def usage(con: duckdb.DuckDBPyConnection | None, accounts: list[str]) -> dict[str, tuple[int, int]]:

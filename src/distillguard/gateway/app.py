@@ -18,7 +18,7 @@ import hmac
 import itertools
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,7 @@ from distillguard.gateway.stream import (
 )
 from distillguard.gateway.summary import (
     StreamSummary,
+    Summarise,
     Summariser,
     SummaryError,
     reasoning_of,
@@ -67,7 +68,6 @@ from distillguard.gateway.verdicts import VerdictBook
 from distillguard.signup.check import SignupCheck
 
 # Hop-by-hop headers, and those the gateway sets itself (the body may change when degraded).
-Summarise = Callable[[str], Awaitable[str]]
 _HOP = frozenset(
     {
         b"connection",
