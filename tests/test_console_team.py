@@ -8,6 +8,7 @@ it is installed.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import shutil
@@ -167,6 +168,24 @@ def test_guessing_is_braked_even_for_the_right_password_and_unknown_names_look_t
         assert client.get("/").status_code == 303  # not logged in
 
 
+def test_parallel_guesses_are_braked_like_serial_ones(console: tuple[str, Path, Console]) -> None:
+    """Each attempt is counted before its password is hashed: twelve guesses sent at once still
+    get at most five answers of 401, the rest 429."""
+    url, _, _ = console
+
+    async def guess_all() -> list[int]:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+            sent = [
+                client.post("/login", data={"name": "vic", "password": f"g{i}"}) for i in range(12)
+            ]
+            return [r.status_code for r in await asyncio.gather(*sent)]
+
+    codes = asyncio.run(guess_all())
+    assert codes.count(401) <= 5, codes
+    assert codes.count(429) >= 7, codes
+    assert set(codes) <= {401, 429}
+
+
 def test_sessions_end_when_idle_and_when_the_user_is_removed_or_demoted(
     console: tuple[str, Path, Console], world: tuple[Path, Path]
 ) -> None:
@@ -300,6 +319,31 @@ def test_a_selection_is_one_action_and_its_undo_spares_what_was_changed_since(
     manual = json.loads(view.book.manual_path.read_text())["account"]
     assert manual == {one: "challenge"}  # two back to none; one kept what came after
     assert view.actions.history()[-1]["accounts"] == [two]
+
+
+def test_an_undo_spares_a_verdict_set_through_the_gateway_and_is_not_undone_itself(
+    tmp_path: Path,
+) -> None:
+    """The gateway's admin API writes the same verdicts file as the console: an undo puts back
+    only the accounts still at the verdict its action set, and an undo cannot be undone."""
+    from distillguard.console.actions import Actions
+    from distillguard.gateway.verdicts import VerdictBook
+
+    path = tmp_path / "verdicts.json"
+    console_book, gateway_book = VerdictBook(None, path), VerdictBook(None, path)
+    actions = Actions(tmp_path / "actions.jsonl")
+    first = actions.apply(console_book, "ana", "block", ["a1", "a2"], "both")
+    gateway_book.set_manual("account", "a1", "challenge")  # PUT /admin/verdicts/account/a1
+    undo = actions.undo(console_book, "ana", first["id"], "wrong")
+    assert undo["accounts"] == ["a2"]
+    assert undo["previous"] == {"a2": "block"}
+    assert json.loads(path.read_text())["account"] == {"a1": "challenge"}
+    with pytest.raises(ValueError, match="is an undo"):
+        actions.undo(console_book, "ada", undo["id"], "back again")
+    second = actions.apply(console_book, "ana", "watch", ["a3"], "one")
+    gateway_book.set_manual("account", "a3", None)
+    with pytest.raises(ValueError, match="changed since"):
+        actions.undo(console_book, "ana", second["id"], "nothing left to undo")
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (.ci/run installs it)")

@@ -311,7 +311,26 @@ def test_analysts_decisions_hold_in_the_next_scan_until_the_evidence_changes(
     assert {after[a]["verdict"] for a in whole["accounts"]} == {"clear"}
     untouched = [a for a in rows if a not in {dismissed, outgrown, confirmed, *whole["accounts"]}]
     assert all(after[a]["verdict"] == rows[a]["verdict"] for a in untouched)
+    # The risk a decision moved is kept beside it: what the evidence alone said.
+    assert float(after[dismissed]["evidence_risk"]) == float(rows[dismissed]["risk"])
+    assert float(after[confirmed]["evidence_risk"]) == float(rows[confirmed]["risk"])
+    assert all(after[a]["evidence_risk"] == after[a]["risk"] for a in untouched)
+    # Carried into the new results: the scan after needs only that file, and gives the same.
+    carried = tmp_path / "next" / "labels.jsonl"
+    assert [json.loads(x)["id"] for x in carried.read_text().splitlines()] == [
+        e["id"] for e in entries
+    ]
+    again = ["scan", "--store", str(root / "store.duckdb"), "--out", str(tmp_path / "third"), "-q"]
+    third = CliRunner().invoke(app, [*again, "--decisions", str(carried)])
+    assert third.exit_code == 0, third.output
+    assert {r["account_id"]: r["verdict"] for r in _rows(tmp_path / "third")} == {
+        a: r["verdict"] for a, r in after.items()
+    }
+    # A torn line mid-file (a crash, then more labels) is named and skipped, never the rest.
     labels.write_text(json.dumps(entries[0]) + "\n{broken\n" + json.dumps(entries[1]) + "\n")
-    broken = CliRunner().invoke(app, [*args, "--decisions", str(labels)])
-    assert broken.exit_code == 2
-    assert f"{labels}:2: not a label entry" in broken.output.replace("\n", "")
+    torn = CliRunner().invoke(app, [*args, "--decisions", str(labels)])
+    assert torn.exit_code == 0, torn.output
+    assert f"{labels}:2: skipped, not a label entry" in torn.output.replace("\n", "")
+    after = {r["account_id"]: r for r in _rows(tmp_path / "next")}
+    assert after[dismissed]["verdict"] == "clear"
+    assert "but its evidence has grown since" in after[outgrown]["reasons"]

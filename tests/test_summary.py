@@ -14,7 +14,7 @@ import openai
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
 
 from distillguard.gateway.app import Gateway
@@ -237,3 +237,71 @@ def test_redacted_thinking_is_dropped_and_the_blocks_after_it_renumbered() -> No
         ("content_block_stop", 0),
     ]
     assert failed[1]["delta"]["text"] == "42"
+
+
+def test_reasoning_beside_the_answer_in_the_first_chunk_sends_the_answer_once() -> None:
+    events = [
+        _chunk({"role": "assistant", "reasoning_content": "a", "content": "4"}),
+        _chunk({}, "stop"),
+    ]
+    asked: list[str] = []
+    out = asyncio.run(_rewrite(events, asked))
+    assert asked == ["a"]
+    deltas = [c["choices"][0]["delta"] for c in out]
+    assert deltas == [
+        {"role": "assistant", "reasoning_content": "S"},
+        {"role": "assistant", "content": "4"},
+        {},
+    ]
+    assert "".join(d.get("content", "") for d in deltas) == "4"
+
+
+def test_empty_reasoning_fields_ask_for_no_summary() -> None:
+    events = [_chunk({"role": "assistant", "reasoning_content": ""}), _chunk({"content": "4"})]
+    asked: list[str] = []
+    out = asyncio.run(_rewrite([*events, _chunk({}, "stop")], asked))
+    assert asked == []
+    assert [c["choices"][0]["delta"].get("content") for c in out] == [None, "4", None]
+    assert all("reasoning_content" not in c["choices"][0]["delta"] for c in out)
+
+
+def test_a_keep_alive_comment_inside_the_reasoning_does_not_cut_it_in_two(tmp_path: Path) -> None:
+    """A model server that sends SSE comments while it thinks: the trace is still summarised
+    once, whole, and the comments pass through."""
+    asked: list[str] = []
+
+    def sse(delta: dict[str, Any], finish: str | None = None) -> bytes:
+        return b"data: " + json.dumps(_chunk(delta, finish)).encode() + b"\n\n"
+
+    async def chat(request: Request) -> Any:
+        body = await request.json()
+        if body["messages"][0]["role"] == "system":  # the summariser
+            asked.append(body["messages"][-1]["content"])
+            return JSONResponse({"choices": [{"message": {"content": "Short."}}]})
+        parts = [
+            sse({"role": "assistant", "reasoning_content": "step one. "}),
+            b": keep-alive\n\n",
+            sse({"reasoning_content": "step two."}),
+            sse({"content": "42"}),
+            sse({}, "stop"),
+            b"data: [DONE]\n\n",
+        ]
+        return StreamingResponse(iter(parts), media_type="text/event-stream")
+
+    upstream = Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"])])
+    cfg = load_gateway_config()
+    cfg.identity.header = "x-distillguard-account"
+    cfg.degrade.reasoning = "summary"
+    with serving(upstream) as up:
+        gateway = Gateway(up, cfg, None, TOKEN, tmp_path / "log")
+        with serving(gateway.app()) as url:
+            gw = Gw(url, gateway, tmp_path / "log")
+            headers = {"x-distillguard-account": "acct_w", "authorization": "Bearer sk-c"}
+            body = {"model": "m", "messages": MSG, "stream": True}
+            raw = httpx.post(f"{url}/v1/chat/completions", json=body, headers=headers).text
+            chunks = list(gw.openai().chat.completions.create(model="m", messages=MSG, stream=True))
+    assert asked == ["step one. step two."] * 2
+    assert ": keep-alive" in raw
+    reasoning = [(c.choices[0].delta.model_extra or {}).get("reasoning_content") for c in chunks]
+    assert [r for r in reasoning if r] == ["Short."]
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == "42"

@@ -62,15 +62,20 @@ class Actions:
             found = next((a for a in history if a["id"] == action_id), None)
             if found is None:
                 raise KeyError(action_id)
+            if found.get("undoes"):
+                raise ValueError(f"{action_id} is an undo; set the verdict again instead")
             if action_id in self.undone(history):
                 raise ValueError(f"{action_id} is undone already")
             later = history[history.index(found) + 1 :]
             touched = {acct for a in later for acct in a["accounts"]}
             back = {a: v for a, v in found["previous"].items() if a not in touched}
-            if not back:
-                raise ValueError(f"every account of {action_id} was changed by a later action")
-            before = book.set_many("account", back)
-            return self._record(who, "undo", list(back), before, why, action_id)
+            # Only where the verdict is still the one this action set: not one set since
+            # through the gateway's admin API or by hand in the file.
+            was = None if found["verdict"] == "lift" else found["verdict"]
+            before = book.set_many("account", back, expect=dict.fromkeys(back, was))
+            if not before:
+                raise ValueError(f"every account of {action_id} was changed since")
+            return self._record(who, "undo", list(before), before, why, action_id)
 
     def _record(
         self,

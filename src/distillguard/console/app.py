@@ -217,7 +217,8 @@ class Console:
         name = str(form.get("name", "")).strip()[:64]
         given = str(form.get("password" if named else "token", ""))
         keys = (f"name:{name}", f"ip:{request.client.host if request.client else '?'}")
-        if wait := self.brake.wait(*keys):
+        wait, stamp = self.brake.attempt(*keys)  # counted before hashing: parallel guesses too
+        if wait:
             message = f"too many failed logins; try again in {int(wait) + 1} s"
             response = self.render(request, "login.html.j2", error=message, next=target,
                                    named=named)  # fmt: skip
@@ -230,13 +231,12 @@ class Console:
         else:
             role = "admin" if hmac.compare_digest(given.encode(), self.token.encode()) else None
         if not name or role is None:
-            self.brake.failed(*keys)
             error = "wrong name or password" if named else "name and token, please"
             response = self.render(request, "login.html.j2", error=error, next=target,
                                    named=named)  # fmt: skip
             response.status_code = 401
             return response
-        self.brake.succeeded(name)
+        self.brake.succeeded(name, stamp, *keys)
         now = time.time()
         request.session.clear()  # a new session id for a new login: no fixation
         request.session.update(
@@ -309,7 +309,12 @@ class Console:
         else:
             members = [key]
         evidence = {
-            a: float(self.results.accounts[a].get("risk") or 0)
+            # The evidence's risk, not the one a decision capped: what the next scan compares.
+            a: float(
+                self.results.accounts[a].get("evidence_risk")
+                or self.results.accounts[a].get("risk")
+                or 0
+            )
             for a in members
             if a in self.results.accounts
         }

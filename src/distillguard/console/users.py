@@ -157,13 +157,29 @@ class LoginBrake:
                 worst = max(worst, failures[0] + self.window_s - now)
         return worst
 
-    def failed(self, *keys: str) -> None:
+    def attempt(self, *keys: str) -> tuple[float, float]:
+        """Count an attempt before its password is checked, so that parallel guesses are
+        braked as well as serial ones. Returns (wait, stamp): a wait > 0 refuses it uncounted;
+        otherwise hand ``stamp`` to :meth:`succeeded` when the password was right."""
+        if wait := self.wait(*keys):
+            return wait, 0.0
+        return 0.0, self.failed(*keys)
+
+    def failed(self, *keys: str) -> float:
         now = time.monotonic()
         for key in keys:
             self._failures[key].append(now)
-        if len(self._failures) > 100_000:  # a spray of names: forget the quiet ones
-            for key in [k for k, v in self._failures.items() if not v]:
+        if len(self._failures) > 100_000:  # a spray of names: forget those quiet for a window
+            for key in [
+                k for k, v in self._failures.items() if not v or now - v[-1] > self.window_s
+            ]:
                 del self._failures[key]
+        return now
 
-    def succeeded(self, name: str) -> None:
+    def succeeded(self, name: str, stamp: float = 0.0, *keys: str) -> None:
+        """A right password: the name's failures are forgotten, the attempt uncounted."""
         self._failures.pop(f"name:{name}", None)
+        for key in keys:
+            failures = self._failures.get(key)
+            if failures and stamp in failures:
+                failures.remove(stamp)

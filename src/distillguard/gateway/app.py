@@ -554,8 +554,10 @@ def _restrip(event: bytes, data: dict[str, Any] | None, stripper: StreamStripper
 
 
 async def _resummarise(event: bytes, data: dict[str, Any] | None, summary: StreamSummary) -> bytes:
-    if data is None:  # [DONE], a comment: what is held back goes first
-        held = await summary.flush()
+    if data is None:
+        if event_data(event) != b"[DONE]":  # a keep-alive comment: reasoning may go on after it
+            return event + b"\n\n"
+        held = await summary.flush()  # [DONE]: what is held back goes first
         return b"".join(_sse(d, anthropic=False) for d in held) + event + b"\n\n"
     named = any(line.startswith(b"event:") for line in event.split(b"\n"))
     return b"".join(_sse(d, anthropic=named) for d in await summary.event(data))

@@ -28,7 +28,7 @@ from typing import Any
 import msgspec
 
 from distillguard.gateway.config import GatewayConfig, Summary
-from distillguard.gateway.degrade import REASONING_FIELDS, StreamStripper, strip_response
+from distillguard.gateway.degrade import StreamStripper, strip_response
 from distillguard.gateway.upstream import Upstream
 
 _encode = msgspec.json.encode
@@ -41,7 +41,7 @@ class SummaryError(Exception):
 
 
 def reasoning_of(body: dict[str, Any]) -> str:
-    """The reasoning of a non-streamed response, any API shape, as one text ('' if none)."""
+    """The reasoning of a non-streamed Chat Completions or Messages response ('' if none)."""
     parts: list[str] = []
     for block in body.get("content") or []:
         if isinstance(block, dict) and block.get("type") == "thinking":
@@ -50,11 +50,7 @@ def reasoning_of(body: dict[str, Any]) -> str:
         message = choice.get("message") if isinstance(choice, dict) else None
         if isinstance(message, dict):
             parts += [message[f] for f in _TEXT_FIELDS if isinstance(message.get(f), str)][:1]
-    for item in body.get("output") or []:
-        if isinstance(item, dict) and item.get("type") == "reasoning":
-            for part in (item.get("summary") or []) + (item.get("content") or []):
-                if isinstance(part, dict) and isinstance(part.get("text"), str):
-                    parts.append(part["text"])
+    # Responses API reasoning items are stripped, not summarised: no summary is asked for them.
     return "\n".join(p for p in parts if p)
 
 
@@ -118,7 +114,10 @@ class Summariser:
         try:
             async with asyncio.timeout(settings.timeout_s):
                 reply = await server.send("POST", target, headers, _encode(body))
-                raw = await reply.read()
+                try:
+                    raw = await reply.read()
+                finally:
+                    reply.close()  # a timed-out read gives its connection back too
         except TimeoutError:
             raise SummaryError("timeout") from None
         except Exception as exc:
@@ -210,10 +209,15 @@ class StreamSummary:
         summary = await self._summary()
         if summary is None:
             return []
-        choice = dict(chunk["choices"][0])
-        delta = {k: v for k, v in choice.get("delta", {}).items() if k not in REASONING_FIELDS}
-        choice.update(delta={**delta, self._field: summary}, finish_reason=None)
-        return [{**chunk, "choices": [choice]}]
+        # Built from the held chunk's identity only: its content or tool calls, if it had any,
+        # go out in the chunk that follows, not twice.
+        first = chunk["choices"][0] if isinstance(chunk["choices"][0], dict) else {}
+        given = first.get("delta")
+        delta = {"role": given["role"]} if isinstance(given, dict) and "role" in given else {}
+        choice = {"index": first.get("index", 0), "delta": {**delta, self._field: summary},
+                  "finish_reason": None}  # fmt: skip
+        head = {k: v for k, v in chunk.items() if k not in ("choices", "usage")}
+        return [{**head, "choices": [choice]}]
 
     async def _chat(self, data: dict[str, Any], choices: list[Any]) -> list[dict[str, Any]]:
         text = []
@@ -221,7 +225,7 @@ class StreamSummary:
             delta = choice.get("delta") if isinstance(choice, dict) else None
             if isinstance(delta, dict):
                 for name in _TEXT_FIELDS:
-                    if isinstance(delta.get(name), str):
+                    if isinstance(delta.get(name), str) and delta[name]:  # "" is no reasoning
                         self._field = name
                         text.append(delta[name])
         stripped = self._strip.event(data) or data

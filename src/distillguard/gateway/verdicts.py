@@ -147,8 +147,15 @@ class VerdictBook:
         """Set (or with None, lift) a manual verdict, and keep it across restarts."""
         self.set_many(scope, {key: verdict})
 
-    def set_many(self, scope: Scope, verdicts: dict[str, str | None]) -> dict[str, str | None]:
-        """Set (or lift, None) several manual verdicts in one write; what each was before."""
+    def set_many(
+        self,
+        scope: Scope,
+        verdicts: dict[str, str | None],
+        expect: dict[str, str | None] | None = None,
+    ) -> dict[str, str | None]:
+        """Set (or lift, None) several manual verdicts in one write; what each was before.
+        With ``expect``, only the keys whose verdict is still the one expected are changed
+        (checked under the lock: an undo never overwrites what someone set since)."""
         for verdict in verdicts.values():
             if verdict is not None and verdict not in VERDICTS:
                 raise ValueError(f"verdict must be one of {VERDICTS}, not {verdict!r}")
@@ -164,6 +171,12 @@ class VerdictBook:
                 message = f"{self.manual_path}: cannot be read ({exc}); fix it first"
                 raise ConfigError(message) from None
             manual = {scope_: dict(m) for scope_, m in self.manual.items()}
+            if expect is not None:
+                verdicts = {
+                    k: v for k, v in verdicts.items() if manual[scope].get(k) == expect.get(k)
+                }
+                if not verdicts:
+                    return {}
             before = {key: manual[scope].get(key) for key in verdicts}
             for key, verdict in verdicts.items():
                 if verdict is None:

@@ -27,7 +27,7 @@ from distillguard.scan.run import STAGES, ScanResult, scan
 from distillguard.store import Store, StoreError
 from distillguard.terminal import err, fail, out, silent
 from distillguard.verdicts.config import Config, ConfigError, load_config
-from distillguard.verdicts.decisions import latest, read
+from distillguard.verdicts.decisions import carry, latest, read
 
 
 class EngineName(StrEnum):
@@ -130,12 +130,13 @@ def scan_command(
     log_format: FormatOption = None,
     account_id: AccountIdOption = None,
     decisions: Annotated[
-        Path | None,
+        list[Path] | None,
         typer.Option(
             "--decisions",
-            help="Analysts' labels from the console (an earlier RESULTS/labels.jsonl): "
-            "dismissed accounts stay clear while their evidence is unchanged, confirmed ones "
-            "flagged; each says so in its reasons.",
+            help="Analysts' labels from the console (an earlier RESULTS/labels.jsonl; may be "
+            "given more than once): dismissed accounts stay clear while their evidence is "
+            "unchanged, confirmed ones flagged; each says so in its reasons. They are carried "
+            "into OUT/labels.jsonl, so the next scan needs only that one.",
         ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary.")] = False,
@@ -164,9 +165,15 @@ def scan_command(
     cutoff, step = parse_until(until), parse_step(replay)
     try:
         cfg = load_config(config)
-        decided = latest(read(decisions)) if decisions is not None else None
+        labelled, problems = read(decisions or [])
     except ConfigError as exc:
         raise fail(str(exc), 2) from exc
+    for problem in problems:
+        err.print(f"[yellow]{problem}[/yellow]", soft_wrap=True)
+    decided = latest(labelled) if decisions else None
+    if decisions:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        carry(labelled, out_dir)
     if engine is EngineName.spark:
         if not events:
             raise fail(

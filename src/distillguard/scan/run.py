@@ -1,6 +1,7 @@
 """One scan over the store, and the results directory it writes (docs/output-contract.md).
 
-    accounts.csv     account_id,risk,verdict,cluster_id,campaign_id,reasons,flagged_at
+    accounts.csv     account_id,risk,verdict,cluster_id,campaign_id,reasons,flagged_at,
+                     evidence_risk
     campaigns.json   campaigns with accounts, indicators, tactics and evidence
     report.html      a readable report with plots
     enforcement.csv  account_id,action,verdict,requests,tokens,first_ts,last_ts: the gateway's
@@ -232,7 +233,7 @@ def scan(
         SELECT r.account_id, round(r.risk, 4) AS risk, {_verdict_sql(cfg)} AS verdict,
                r.cluster_id, c.campaign_id,
                concat_ws('; ', nullif(r.decision, ''), nullif({reasons_sql(cfg)}, '')) AS reasons,
-               {flagged_at} AS flagged_at
+               {flagged_at} AS flagged_at, round(r.evidence_risk, 4) AS evidence_risk
         FROM risk r LEFT JOIN fp f USING (account_id) LEFT JOIN members m USING (account_id)
         LEFT JOIN cl ON cl.cluster_id = r.cluster_id
         LEFT JOIN partner_fp pf ON pf.account_id = r.account_id

@@ -1,10 +1,11 @@
 """Analysts' decisions in the next scan: a dismissed account stays clear while its evidence
 is unchanged, a confirmed one stays flagged; both say so in the account's reasons.
 
-The decisions are the console's labels (``RESULTS/labels.jsonl``): the latest per target, a
-campaign's reaching the accounts it held when it was labelled. Each records the risk each
-account had then; a dismissal holds while the account's risk has not risen by more than
-``MARGIN`` since, and lapses, saying so, when it has: new evidence is looked at again. A
+The decisions are the console's labels (``RESULTS/labels.jsonl``, one file or several): the
+latest per target, a campaign's reaching the accounts it held when it was labelled. The scan
+carries them into its own ``OUT/labels.jsonl``, so that they hold scan after scan. Each
+records the risk from the evidence each account had then (``evidence_risk``); a dismissal
+holds while that risk has not risen by more than ``MARGIN`` since, and lapses, saying so, when it has: new evidence is looked at again. A
 confirmation keeps the account at least at ``challenge``. Never silent: the reason names who
 decided and when.
 
@@ -31,26 +32,54 @@ from distillguard.verdicts.config import Config, ConfigError
 MARGIN = 0.05  # risk that may move with the window before a dismissal counts as outdated
 
 
-def read(path: Path) -> list[dict[str, Any]]:
-    """The label entries of a labels file; ConfigError naming the file and line if broken."""
-    out = []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the decisions ({exc.strerror})") from None
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
+def read(paths: Iterable[Path]) -> tuple[list[dict[str, Any]], list[str]]:
+    """The label entries of the labels files, oldest first, and a problem per line skipped
+    (file, line, why): one torn or hand-broken line never drops the rest. ConfigError when a
+    file cannot be read at all."""
+    out, problems = [], []
+    for path in paths:
         try:
-            entry = json.loads(line)
-            if entry["label"] not in ("confirmed", "dismissed") or not entry["id"]:
-                raise ValueError(f"label {entry['label']!r}")
-        except (ValueError, KeyError, TypeError) as exc:
-            if number == len(lines):
-                continue  # a torn last line after a crash: the rest still counts
-            raise ConfigError(f"{path}:{number}: not a label entry ({exc})") from None
-        out.append(entry)
-    return out
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            why = getattr(exc, "strerror", None) or str(exc)
+            raise ConfigError(f"{path}: cannot read the decisions ({why})") from None
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                entry = json.loads(line)
+                if entry["label"] not in ("confirmed", "dismissed") or not entry["id"]:
+                    raise ValueError(f"label {entry['label']!r}")
+                entry["ts"] = str(entry["ts"])
+            except (ValueError, KeyError, TypeError) as exc:
+                problems.append(f"{path}:{number}: skipped, not a label entry ({exc})")
+                continue
+            out.append(entry)
+    out.sort(key=lambda e: e["ts"])  # several files: the latest decision is the one in force
+    return out, problems
+
+
+def carry(entries: list[dict[str, Any]], out: Path) -> int:
+    """Append to ``OUT/labels.jsonl`` the entries it lacks, so that the console on the new
+    results shows them and the scan after reads them from there; how many were added."""
+    path = out / "labels.jsonl"
+    have: set[str] = set()
+    if path.exists():
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                have.add(json.dumps(json.loads(line), sort_keys=True))
+            except ValueError:
+                continue
+    fresh = []
+    for entry in entries:
+        line = json.dumps(entry, sort_keys=True)
+        if line not in have:
+            have.add(line)
+            fresh.append(line)
+    if fresh:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write("".join(line + "\n" for line in fresh))
+    return len(fresh)
 
 
 def latest(entries: Iterable[dict[str, Any]]) -> list[tuple[str, str, str, str, float | None]]:
@@ -100,6 +129,7 @@ def apply(con: duckdb.DuckDBPyConnection, cfg: Config, decisions: list[tuple[Any
                     WHEN d.label = 'confirmed'
                         THEN 'confirmed by ' || d.who || ' on ' || d.day
                              || ' (risk ' || round(r.risk, 2) || ' from the evidence alone)'
-                    ELSE '' END AS decision
+                    ELSE '' END AS decision,
+               r.risk AS evidence_risk
         FROM risk r LEFT JOIN decided d USING (account_id)
     """)
