@@ -5,9 +5,9 @@ The decisions are the console's labels (``RESULTS/labels.jsonl``, one file or se
 latest per target, a campaign's reaching the accounts it held when it was labelled. The scan
 carries them into its own ``OUT/labels.jsonl``, so that they hold scan after scan. Each
 records the risk from the evidence each account had then (``evidence_risk``); a dismissal
-holds while that risk has not risen by more than ``MARGIN`` since, and lapses, saying so, when it has: new evidence is looked at again. A
-confirmation keeps the account at least at ``challenge``. Never silent: the reason names who
-decided and when.
+holds while that risk has not risen by more than ``MARGIN`` since, and lapses, saying so,
+when it has: new evidence is looked at again. A confirmation keeps the account at least at
+``challenge``. Never silent: the reason names who decided and when.
 
 >>> rows = latest([
 ...     {"ts": "2026-03-01T10:00:00+00:00", "who": "ana", "target": "account", "id": "a1",
