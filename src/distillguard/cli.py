@@ -25,6 +25,7 @@ from distillguard.signals.command import signals_command
 from distillguard.simulate.command import simulate_command
 from distillguard.store import DEFAULT_STORE, Store, StoreError
 from distillguard.terminal import StoreOption, fail, out
+from distillguard.verdicts.command import learn_command
 
 app = typer.Typer(
     name="distillguard",
@@ -110,6 +111,7 @@ app.command("scan")(scan_command)
 app.command("signals")(signals_command)
 app.command("simulate")(simulate_command)
 app.command("evaluate")(evaluate_command)
+app.command("learn")(learn_command)
 app.command("serve")(serve_command)
 app.command("mock-model")(mock_model_command)
 app.command("gateway-demo")(gateway_demo_command)

@@ -28,6 +28,7 @@ from distillguard.store import Store, StoreError
 from distillguard.terminal import err, fail, out, silent
 from distillguard.verdicts.config import Config, ConfigError, load_config
 from distillguard.verdicts.decisions import carry, latest, read
+from distillguard.verdicts.learned import Learned
 
 
 class EngineName(StrEnum):
@@ -139,6 +140,15 @@ def scan_command(
             "into OUT/labels.jsonl, so the next scan needs only that one.",
         ),
     ] = None,
+    model_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--model",
+            help="A model learned from analysts' decisions (`distillguard learn --out DIR`): "
+            "moves the risk of accounts at watch or above by at most learned.weight (0.2), "
+            "and says so in their reasons. Load only models you made (a pickle).",
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary.")] = False,
 ) -> None:
     """Find campaigns and give every account a risk, a verdict and its reasons.
@@ -161,11 +171,16 @@ def scan_command(
       distillguard scan litellm-spend-logs.jsonl --out results/   # format detected
 
       distillguard scan --store dg.duckdb --out results-2/ --decisions results-1/labels.jsonl
+
+      distillguard learn --results results-1/ --out model/    # then, on the next week:
+
+      distillguard scan --store dg.duckdb --out results-2/ --model model/
     """
     cutoff, step = parse_until(until), parse_step(replay)
     try:
         cfg = load_config(config)
         labelled, problems = read(decisions or [])
+        model = Learned.load(model_dir) if model_dir is not None else None
     except ConfigError as exc:
         raise fail(str(exc), 2) from exc
     for problem in problems:
@@ -190,7 +205,16 @@ def scan_command(
                 2,
             )
         _scan_spark(
-            events, accounts or [], out_dir, cfg, spark_master, cutoff, step, quiet, decided
+            events,
+            accounts or [],
+            out_dir,
+            cfg,
+            spark_master,
+            cutoff,
+            step,
+            quiet,
+            decided,
+            model,
         )
         return
     if spark_master is not None:
@@ -232,6 +256,7 @@ def scan_command(
                 on_stage=on_stage,
                 on_replay=on_replay,
                 decisions=decided,
+                model=model,
             )
     if not quiet:
         _print_result(result)
@@ -268,6 +293,7 @@ def _scan_spark(
     step: timedelta | None,
     quiet: bool,
     decided: list[tuple[Any, ...]] | None = None,
+    model: Learned | None = None,
 ) -> None:
     from distillguard.spark.session import SparkUnavailable, check
 
@@ -296,6 +322,7 @@ def _scan_spark(
                 on_stage=on_stage,
                 on_replay=on_replay,
                 decisions=decided,
+                model=model,
             )
     except SparkUnavailable as exc:
         raise fail(str(exc), 2) from exc

@@ -5,7 +5,9 @@
     campaigns.json   campaigns with accounts, indicators, tactics and evidence
     report.html      a readable report with plots
     enforcement.csv  account_id,action,verdict,requests,tokens,first_ts,last_ts: the gateway's
-    manifest.json    the store, the window, the config, counts
+    manifest.json    the store, the window, the config, the learned model if any, counts
+    features.parquet account_id and the evidence as numbers (verdicts/features.py): what
+                     `distillguard learn` trains on
 
 The stages are set-oriented SQL over temp tables in one DuckDB connection; Python touches
 only clusters (graph) and campaigns (JSON), never the events one by one. The stages that read
@@ -34,7 +36,11 @@ from distillguard.intel.match import match_partners
 from distillguard.scan.enforcement import enforcement_stage
 from distillguard.scan.reasons import reasons_sql
 from distillguard.verdicts import decisions as decided
+from distillguard.verdicts import learned
 from distillguard.verdicts.config import Config
+from distillguard.verdicts.features import features
+from distillguard.verdicts.features import write as write_features
+from distillguard.verdicts.learned import Learned
 from distillguard.verdicts.score import score
 
 STAGES = ("fingerprints", "partners", "links", "clusters", "verdicts", "campaigns", "report")
@@ -210,14 +216,19 @@ def scan(
     on_replay: Callable[[datetime], None] | None = None,
     engine: Engine | None = None,
     decisions: list[tuple[Any, ...]] | None = None,
+    model: Learned | None = None,
 ) -> ScanResult:
-    """The whole scan; ``decisions`` (``verdicts.decisions.latest``) adjust the final risk,
-    not the replay's flagged_at (when detection alone flagged each account)."""
+    """The whole scan; a learned ``model`` (``verdicts.learned``) and then ``decisions``
+    (``verdicts.decisions.latest``) adjust the final risk, not the replay's flagged_at (when
+    the rules alone flagged each account)."""
     run = engine or StoreEngine()
     out.mkdir(parents=True, exist_ok=True)
     if replay is not None:
         replay_flagged_at(con, cfg, replay, until, on_replay, run)
     seconds = detect(con, cfg, until, on_stage, run)
+    features(con)  # the evidence as numbers: what `distillguard learn` trains on
+    write_features(con, out)
+    learned.apply(con, cfg, model)
     decided.apply(con, cfg, decisions or [])
     began = time.perf_counter()
     campaign_members(con, cfg)
@@ -232,7 +243,8 @@ def scan(
         CREATE OR REPLACE TEMP TABLE results AS
         SELECT r.account_id, round(r.risk, 4) AS risk, {_verdict_sql(cfg)} AS verdict,
                r.cluster_id, c.campaign_id,
-               concat_ws('; ', nullif(r.decision, ''), nullif({reasons_sql(cfg)}, '')) AS reasons,
+               concat_ws('; ', nullif(r.decision, ''), nullif(r.learned, ''),
+                         nullif({reasons_sql(cfg)}, '')) AS reasons,
                {flagged_at} AS flagged_at, round(r.evidence_risk, 4) AS evidence_risk
         FROM risk r LEFT JOIN fp f USING (account_id) LEFT JOIN members m USING (account_id)
         LEFT JOIN cl ON cl.cluster_id = r.cluster_id
@@ -283,6 +295,11 @@ def scan(
         "campaigns": len(campaigns),
         "enforced": {str(a): int(n) for a, n in enforced.items()},  # requests per gateway action
         "config": msgspec.to_builtins(cfg),
+        "model": {
+            k: model.meta[k] for k in ("made", "source", "labels", "sha256") if k in model.meta
+        }
+        if model is not None
+        else None,
         "seconds": seconds,
     }
     began = time.perf_counter()

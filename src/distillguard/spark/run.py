@@ -18,6 +18,7 @@ from distillguard.spark.read import Settings, list_files
 from distillguard.spark.session import start
 from distillguard.store import Retention, Store
 from distillguard.verdicts.config import Config
+from distillguard.verdicts.learned import Learned
 
 
 def scan_on_spark(
@@ -34,6 +35,7 @@ def scan_on_spark(
     on_stage: Callable[[str], None] | None = None,
     on_replay: Callable[[datetime], None] | None = None,
     decisions: list[tuple[Any, ...]] | None = None,
+    model: Learned | None = None,
 ) -> tuple[ScanResult, SparkRead, Path]:
     """Scan ``events`` (paths or URIs) on Spark; returns the result, what was read, and the
     quarantine file (``OUT/quarantine.jsonl``, written only when a record is refused).
@@ -84,6 +86,7 @@ def scan_on_spark(
                 on_replay=on_replay,
                 engine=engine,
                 decisions=decisions,
+                model=model,
             )
         finally:
             engine.close()

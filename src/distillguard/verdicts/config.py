@@ -72,11 +72,16 @@ class AccountRules(msgspec.Struct, forbid_unknown_fields=True):
     pattern_volume: float = 10.0
 
 
+class LearnedRules(msgspec.Struct, forbid_unknown_fields=True):
+    weight: float = 0.2  # a learned model (scan --model) moves risk by at most this
+
+
 class Config(msgspec.Struct, forbid_unknown_fields=True):
     version: int = 1
     thresholds: Thresholds = msgspec.field(default_factory=Thresholds)
     cluster: ClusterRules = msgspec.field(default_factory=ClusterRules)
     account: AccountRules = msgspec.field(default_factory=AccountRules)
+    learned: LearnedRules = msgspec.field(default_factory=LearnedRules)
 
 
 def load_config(path: Path | None = None) -> Config:
