@@ -153,6 +153,29 @@ def test_a_webhook_that_fails_is_retried_named_and_the_alerts_are_still_written(
     assert all([d["ok"] for d in a["deliveries"]] == [False, True] for a in written)
 
 
+def test_a_hook_that_never_answers_is_waited_on_once_and_a_bad_address_is_named(
+    scans: tuple[Path, Path], receiver: tuple[str, Receiver]
+) -> None:
+    _, late = scans
+    url, got = receiver
+    from distillguard.gateway.local import free_port
+
+    dead = f"http://127.0.0.1:{free_port()}/services/T000/B000/secret-path"
+    args = ["alert", "--results", str(late), "--webhook", dead, "--webhook", "http://[::1"]
+    result = CliRunner().invoke(app, [*args, "--webhook", f"{url}/ok"])
+    assert result.exit_code == 4
+    assert "secret-path" not in result.output
+    written = json.loads((late / "alerts.json").read_text())["alerts"]
+    assert len(written) >= 2
+    assert "secret-path" not in (late / "alerts.json").read_text()
+    first, *rest = written
+    assert first["deliveries"][0]["attempts"] == 3  # tried, with retries, for the first alert
+    assert all(a["deliveries"][0]["attempts"] == 0 for a in rest)  # not waited on again
+    assert "not a usable address" in first["deliveries"][1]["error"]
+    assert all(a["deliveries"][1]["attempts"] == 0 for a in rest)
+    assert len(got.got["ok"]) == len(written)  # the good hook still got every one
+
+
 def test_a_broken_campaigns_file_is_named_with_its_line(tmp_path: Path) -> None:
     (tmp_path / "campaigns.json").write_text('[\n {"campaign_id": "K1",\n oops}\n]')
     result = CliRunner().invoke(app, ["alert", "--results", str(tmp_path)])

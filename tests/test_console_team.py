@@ -186,7 +186,7 @@ def test_parallel_guesses_are_braked_like_serial_ones(console: tuple[str, Path, 
     assert set(codes) <= {401, 429}
 
 
-def test_sessions_end_when_idle_and_when_the_user_is_removed_or_demoted(
+def test_sessions_end_when_idle_removed_or_given_a_new_password_and_follow_a_new_role(
     console: tuple[str, Path, Console], world: tuple[Path, Path]
 ) -> None:
     url, _, view = console
@@ -202,18 +202,24 @@ def test_sessions_end_when_idle_and_when_the_user_is_removed_or_demoted(
     try:
         with _client(url, "ana") as ana:
             assert ana.get("/").status_code == 200
-            demote = ["console-users", "add", "ana", "--role", "viewer", "--file", str(users)]
-            made = CliRunner().invoke(
-                app, [*demote, "--password-stdin"], input="a-new-passphrase\n"
-            )
-            assert made.exit_code == 0
+            demote = ["console-users", "role", "ana", "--role", "viewer", "--file", str(users)]
+            assert CliRunner().invoke(app, demote).exit_code == 0
             page = ana.get("/").text
-            assert "ana (viewer)" in page  # the new role at the next request
+            assert "ana (viewer)" in page  # the new role at the next request, still logged in
             removed = CliRunner().invoke(
                 app, ["console-users", "remove", "ana", "--file", str(users)]
             )
             assert removed.exit_code == 0
             assert ana.get("/").status_code == 303  # gone: logged out
+        shutil.copy(spare, users)
+        with _client(url, "ana") as ana:
+            assert ana.get("/").status_code == 200
+            reset = ["console-users", "add", "ana", "--role", "analyst", "--file", str(users)]
+            made = CliRunner().invoke(app, [*reset, "--password-stdin"], input="a-new-passphrase\n")
+            assert made.exit_code == 0
+            assert ana.get("/").status_code == 303  # a new password: the old session ends
+            csrf = {"csrf": "\u00e9t\u00e9", "verdict": "block", "why": "x", "account": ""}
+            assert ana.post("/verdicts", data=csrf).status_code == 403  # not a 500
     finally:
         shutil.copy(spare, users)  # other tests log ana in
 
@@ -308,6 +314,8 @@ def test_a_selection_is_one_action_and_its_undo_spares_what_was_changed_since(
     one, two = members[0], members[1]
     with _client(url, "ana") as ana:
         csrf = _csrf(ana.get("/").text)
+        nothing = {"csrf": csrf, "verdict": "block", "why": "none ticked", "account": ""}
+        assert ana.post("/verdicts", data=nothing).status_code == 400
         form = {"csrf": csrf, "verdict": "block", "why": "these two", "account": [one, two]}
         assert ana.post("/verdicts", data=form).status_code == 303
         later = {"csrf": csrf, "id": one, "verdict": "challenge", "why": "lighter for this one"}

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -23,7 +22,7 @@ def _rows(out: Path) -> dict[str, dict[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, bool]]]:
+def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, bool]]:
     """The mini world scanned, and an analyst's labels on it from the ground truth: every
     account the rules put at watch or above, and as many of the riskiest others as needed."""
     root = build(tmp_path_factory.mktemp("learned"))
@@ -41,7 +40,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict
                      "id": a, "label": "confirmed" if truth.get(a) else "dismissed",
                      "note": "", "evidence": {a: float(r["evidence_risk"])}}  # fmt: skip
             f.write(json.dumps(entry) + "\n")
-    yield root, truth
+    return root, truth
 
 
 def test_the_scan_writes_the_evidence_as_numbers_for_every_account(

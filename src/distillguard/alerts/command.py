@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from distillguard.alerts.changes import changes
-from distillguard.alerts.webhook import Format, deliver, payload, redacted, shape_of
+from distillguard.alerts.webhook import Delivery, Format, deliver, payload, redacted, shape_of
 from distillguard.terminal import err, fail, out
 
 ALERTS = "alerts.json"
@@ -82,11 +82,17 @@ def alert_command(
     hooks = webhook or []
     written: list[dict[str, Any]] = []
     failed = 0
+    down: set[str] = set()  # hooks that never answered an earlier alert: not waited on again
     for alert in found:
         out.print(f"{alert.kind:5}  {alert.headline()}", highlight=False, soft_wrap=True)
         deliveries = []
         for url in hooks:
-            sent = deliver(url, payload(alert, shape_of(url, shape), console_url))
+            if url in down:
+                sent = Delivery(url, False, None, 0, "skipped: it did not answer an earlier alert")
+            else:
+                sent = deliver(url, payload(alert, shape_of(url, shape), console_url))
+            if sent.status is None:
+                down.add(url)
             deliveries.append(
                 {"webhook": redacted(url), "ok": sent.ok, "status": sent.status,
                  "attempts": sent.attempts, "error": sent.error}

@@ -27,8 +27,12 @@ Format = Literal["auto", "slack", "json"]
 
 def redacted(url: str) -> str:
     """A webhook's address without its path: a Slack hook's path is its secret."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.hostname}{'/…' if parts.path.strip('/') else ''}"
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return "(an address that cannot be read)"
+    return f"{parts.scheme}://{host}{'/…' if parts.path.strip('/') else ''}"
 
 
 def link(console_url: str | None, campaign_id: str) -> str | None:
@@ -40,7 +44,11 @@ def link(console_url: str | None, campaign_id: str) -> str | None:
 def shape_of(url: str, fmt: Format) -> Literal["slack", "json"]:
     if fmt != "auto":
         return fmt
-    return "slack" if (urlsplit(url).hostname or "").endswith("hooks.slack.com") else "json"
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:  # delivery says why
+        host = ""
+    return "slack" if host.endswith("hooks.slack.com") else "json"
 
 
 def payload(alert: Alert, shape: Literal["slack", "json"], console_url: str | None) -> Any:
@@ -77,8 +85,12 @@ def deliver(
             error = f"HTTP {status}: {reply.text[:200]}"
             if status < 500 and status != 429:
                 break  # the receiver refuses this payload: retrying sends the same
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol, ValueError) as exc:
+            error = f"not a usable address ({type(exc).__name__})"
+            break  # the same address fails the same way every time
         except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}"
+            # Some messages carry the address: its path is a Slack hook's secret.
+            error = f"{type(exc).__name__}: {exc}".replace(url, redacted(url))
         if attempt < attempts:
             time.sleep(backoff_s * 2 ** (attempt - 1))
     return Delivery(url, False, status, attempt, error)

@@ -226,6 +226,7 @@ class Console:
             response.headers["retry-after"] = str(int(wait) + 1)
             return response
         if self.users is not None:
+            self.users.refresh()  # a user added or given a new password since: heard now
             # About 0.1 s of scrypt: off the event loop, so other pages are not held up.
             role = await asyncio.to_thread(self.users.check, name, given) if name else None
         else:
@@ -239,8 +240,9 @@ class Console:
         self.brake.succeeded(name, stamp, *keys)
         now = time.time()
         request.session.clear()  # a new session id for a new login: no fixation
+        key = self.users.key(name) if self.users is not None else ""
         request.session.update(
-            user=name, role=role, csrf=secrets.token_urlsafe(24), since=now, seen=now
+            user=name, role=role, csrf=secrets.token_urlsafe(24), since=now, seen=now, key=key
         )
         return RedirectResponse(target, 303)
 
@@ -259,8 +261,8 @@ class Console:
         if self.users is not None:  # removed, or given another role, since logging in
             self.users.refresh()
             role = self.users.role(str(session["user"]))
-            if role is None:
-                session.clear()
+            if role is None or session.get("key") != self.users.key(str(session["user"])):
+                session.clear()  # removed, or the password was changed: sessions end
                 return False
             if role != session.get("role"):
                 session["role"] = role
@@ -288,8 +290,9 @@ class Console:
             return None
         form = await request.form()
         fields = {k: str(v) for k, v in form.items()}
-        expected = request.session.get("csrf", "")
-        if not expected or not hmac.compare_digest(fields.get("csrf", ""), expected):
+        expected = str(request.session.get("csrf", "")).encode()
+        given = fields.get("csrf", "").encode()  # bytes: any text compares, none raises
+        if not expected or not hmac.compare_digest(given, expected):
             return None
         return fields
 
@@ -372,7 +375,7 @@ class Console:
                 return Response(f"no campaign {campaign[:80]!r} in these results", 404)
             accounts = list(found["accounts"])
         else:
-            accounts = [str(a) for a in (await request.form()).getlist("account")]
+            accounts = [str(a) for a in (await request.form()).getlist("account") if a]
         if not accounts:
             return Response("no accounts chosen", 400)
         try:
@@ -382,6 +385,8 @@ class Console:
             )  # fmt: skip
         except ConfigError as exc:
             return Response(f"verdicts not saved: {exc}", 409)
+        except ValueError as exc:
+            return Response(str(exc), 400)
         return RedirectResponse(f"/actions#{done['id']}", 303)
 
     async def undo(self, request: Request) -> Response:

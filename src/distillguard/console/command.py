@@ -121,7 +121,8 @@ def add_user(
         bool, typer.Option(help="Read the password from standard input, not a prompt.")
     ] = False,
 ) -> None:
-    """Add a user, or set an existing user's role and password.
+    """Add a user, or set an existing user's role and password (a new password ends the
+    sessions made with the old one).
 
     distillguard console-users add ana --role analyst --file users.json
     """
@@ -135,6 +136,25 @@ def add_user(
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
     try:
         Users(file).add(name, role, password)
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+    typer.echo(f"{name}: {role} in {file}")
+
+
+@users_app.command("role")
+def set_role(
+    name: str,
+    file: UsersFile,
+    role: Annotated[str, typer.Option(help="viewer (reads), analyst (decides), admin (exports).")],
+) -> None:
+    """Give a user another role, password kept; in force at their next request.
+
+    distillguard console-users role ana --role viewer --file users.json
+    """
+    from distillguard.console.users import Users
+
+    try:
+        Users(file).set_role(name, role)
     except ConfigError as exc:
         raise fail(str(exc)) from None
     typer.echo(f"{name}: {role} in {file}")

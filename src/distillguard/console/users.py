@@ -91,6 +91,11 @@ class Users:
         entry = self.entries.get(name)
         return entry["role"] if entry else None
 
+    def key(self, name: str) -> str:
+        """Changes whenever the user's password does: a session made before it ends."""
+        entry = self.entries.get(name)
+        return hashlib.sha256(entry["hash"].encode()).hexdigest()[:16] if entry else ""
+
     def check(self, name: str, password: str) -> str | None:
         """The user's role if the password is theirs, else None."""
         entry = self.entries.get(name)
@@ -105,6 +110,14 @@ class Users:
         if len(password) < 12:
             raise ConfigError("a password has at least 12 characters")
         self.entries[name] = {"role": role, "hash": hash_password(password)}
+        self._write()
+
+    def set_role(self, name: str, role: str) -> None:
+        if role not in ROLES:
+            raise ConfigError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+        if name not in self.entries:
+            raise ConfigError(f"no user {name!r} in {self.path}")
+        self.entries[name]["role"] = role
         self._write()
 
     def remove(self, name: str) -> None:
