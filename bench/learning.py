@@ -37,6 +37,9 @@ WORLDS = [
     "redteam/chat-hidden",
     "redteam/ban-replace",
     "redteam/multilingual",
+    "redteam/paraphrase~norecords",  # without sign-up records: where the rules' FPs are
+    "redteam/reseller-majority~norecords",
+    "hard~norecords",
 ]
 
 
@@ -47,8 +50,11 @@ def _run(*args: str) -> None:
 
 
 def world(name: str, root: Path) -> Path:
-    """Simulate, ingest and scan ``name`` (``scenario@seed``) under ``root``, once."""
-    scenario, _, seed = name.partition("@")
+    """Simulate, ingest and scan ``name`` under ``root``, once: ``scenario[@seed][~norecords]``
+    (``~norecords``: the events ingested without the account records, as a provider without
+    sign-up data has them)."""
+    spec, _, variant = name.partition("~")
+    scenario, _, seed = spec.partition("@")
     where = root / name.replace("/", "-")
     if (where / "base" / "accounts.csv").exists():
         return where
@@ -57,8 +63,8 @@ def world(name: str, root: Path) -> Path:
     _run("simulate", "--scenario", scenario, "--out", str(sim), *(["--seed", seed] if seed else []))
     store = where / "store.duckdb"
     store.unlink(missing_ok=True)
-    _run("ingest", str(sim / "events"), "--accounts", str(sim / "accounts.jsonl"),
-         "--store", str(store), "-q")  # fmt: skip
+    records = ["--accounts", str(sim / "accounts.jsonl")] if variant != "norecords" else []
+    _run("ingest", str(sim / "events"), *records, "--store", str(store), "-q")
     _run("scan", "--store", str(store), "--out", str(where / "base"), "-q")
     print(f"  {name}: built in {time.perf_counter() - began:.0f} s", flush=True)
     return where
@@ -147,7 +153,7 @@ def main() -> None:
         print(f"| {name}{mark} | {base['attack']:,} | {base['legit']:,} | "
               f"{base['recall']:.1%} → {new['recall']:.1%} | "
               f"{base['fpr']:.2%} → {new['fpr']:.2%} | {base['fp']} → {new['fp']} |")  # fmt: skip
-    (args.out / "results.json").write_text(json.dumps(table, indent=1))
+    (args.out / f"results-{model.name}.json").write_text(json.dumps(table, indent=1))
 
 
 if __name__ == "__main__":

@@ -90,3 +90,48 @@ def test_bad_sign_up_records_get_clear_errors(ask: Any) -> None:
     assert r.status_code == 400
     assert "created_at" in r.json()["error"]
     assert ask({"account_id": "a"}, token="wrong").status_code == 401
+
+
+def test_partners_reports_reach_the_sign_up_check_through_salted_digests(
+    world: Path, tmp_path: Path
+) -> None:
+    """A partner's bundle (here: the world's own campaigns, exported as a peer would with the
+    partnership's salt) stops a farm's next account at a gateway that has no scan of its own."""
+    from typer.testing import CliRunner
+
+    from distillguard.cli import app
+    from distillguard.verdicts.config import ConfigError
+
+    salt = tmp_path / "partner.salt"
+    salt.write_text("ab" * 32)
+    bundle = tmp_path / "peer.json"
+    made = CliRunner().invoke(app, [
+        "intel", "export", "--results", str(world / "out"), "--all", "--salt-file", str(salt),
+        "--producer", "peer lab", "--out", str(bundle),
+    ])  # fmt: skip
+    assert made.exit_code == 0, made.output
+    cfg = load_gateway_config()
+    cfg.signup.partners, cfg.signup.salt_file = [str(bundle)], str(salt)
+    farm, customers = _records(world)
+    with serving(mock_app()) as model:
+        gateway = Gateway(model, cfg, None, TOKEN, tmp_path / "log")  # no scan: partners only
+        with serving(gateway.app()) as url:
+            headers = {"authorization": f"Bearer {TOKEN}"}
+
+            def ask(record: dict[str, Any]) -> dict[str, Any]:
+                r = httpx.post(url + "/admin/v1/signup-risk", json=record, headers=headers)
+                assert r.status_code == 200, r.text
+                return dict(r.json())
+
+            paying = [r for r in farm if r.get("payment_fingerprint")]
+            next_one = {**paying[0], "account_id": "acct_next_of_the_farm"}
+            found = ask(next_one)
+            assert found["action"] in ("verify", "refuse")
+            assert any("payment method reported by partner peer lab" in x for x in found["reasons"])
+            assert found["campaigns"][0].startswith("partner:peer lab")
+            stopped = sum(ask(r)["action"] != "allow" for r in customers[:200])
+            assert stopped <= 2  # customers share nothing the partner reported
+    unsalted = load_gateway_config()
+    unsalted.signup.partners = [str(tmp_path / "missing.json")]
+    with pytest.raises(ConfigError, match=r"missing\.json"):
+        Gateway("http://127.0.0.1:9", unsalted, None, TOKEN, tmp_path / "log2")

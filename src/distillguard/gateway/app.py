@@ -66,6 +66,7 @@ from distillguard.gateway.upstream import Reply, Upstream, UpstreamError
 from distillguard.gateway.verdicts import Scope as VerdictScope
 from distillguard.gateway.verdicts import VerdictBook
 from distillguard.signup.check import SignupCheck
+from distillguard.signup.partners import PartnerIndex
 
 # Hop-by-hop headers, and those the gateway sets itself (the body may change when degraded).
 _HOP = frozenset(
@@ -160,7 +161,11 @@ class Gateway:
         self.log = EventLog(self.log_dir, cfg.log.segment_mb << 20, cfg.log.fsync)
         self.book = VerdictBook(results, manual_verdicts_path(cfg, self.log_dir))
         signups = self.log_dir.parent / f"{self.log_dir.name}-signups.jsonl"  # not in the log
-        self.signups = SignupCheck(results, signups)
+        partners = PartnerIndex.load(
+            [Path(p) for p in cfg.signup.partners],
+            Path(cfg.signup.salt_file) if cfg.signup.salt_file else None,
+        )
+        self.signups = SignupCheck(results, signups, partners)
         self.state = shared_state(cfg)
         self.policy = Policy(cfg, self.book, self.state)
         self.identity = Identity.from_config(cfg.identity.header, cfg.identity.keys)

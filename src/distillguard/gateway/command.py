@@ -150,6 +150,10 @@ def _check(cfg: Any, results: Path | None, log_dir: Path | None) -> None:
 
     Identity.from_config(cfg.identity.header, cfg.identity.keys)
     VerdictBook(results, manual_verdicts_path(cfg, log_dir or Path(cfg.log.directory)))
+    from distillguard.signup.partners import PartnerIndex
+
+    salt = Path(cfg.signup.salt_file) if cfg.signup.salt_file else None
+    PartnerIndex.load([Path(p) for p in cfg.signup.partners], salt)  # a bad bundle is named
 
 
 def _reachable(url: str) -> bool:

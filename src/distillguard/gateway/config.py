@@ -118,6 +118,11 @@ class OtelSettings(msgspec.Struct, forbid_unknown_fields=True):
     max_queue: int = 20_000
 
 
+class SignupSettings(msgspec.Struct, forbid_unknown_fields=True):
+    partners: list[str] = msgspec.field(default_factory=list)  # STIX 2.1 bundle files
+    salt_file: str | None = None  # the partnership's salt: payment and e-mail digests
+
+
 class GatewayConfig(msgspec.Struct, forbid_unknown_fields=True):
     version: int = 1
     actions: dict[str, Action] = msgspec.field(
@@ -140,6 +145,7 @@ class GatewayConfig(msgspec.Struct, forbid_unknown_fields=True):
     on_state_error: Literal["open", "closed"] = "open"
     log: LogSettings = msgspec.field(default_factory=LogSettings)
     otel: OtelSettings = msgspec.field(default_factory=OtelSettings)
+    signup: SignupSettings = msgspec.field(default_factory=SignupSettings)
     manual_verdicts: str | None = None  # default: LOG_DIR-manual-verdicts.json beside the log
 
 

@@ -251,13 +251,12 @@ def _keep(report: Report, name: str, store: Path, salt: bytes | None) -> None:
 
 def read_salt(path: Path) -> bytes:
     """The partnership's secret from a file, or a clear error."""
+    from distillguard.intel.salt import load_salt
+
     try:
-        salt = path.read_bytes().strip()
-    except OSError as exc:
-        raise fail(f"{path}: cannot read the salt ({exc.strerror})", 2) from None
-    if len(salt) < 16:
-        raise fail(f"{path}: a salt needs at least 16 bytes; it has {len(salt)}", 2)
-    return salt
+        return load_salt(path)
+    except ValueError as exc:
+        raise fail(str(exc), 2) from None
 
 
 def _manual_verdicts(path: Path, named: bool) -> dict[str, str]:

@@ -15,8 +15,6 @@ in the campaign; one shared mostly outside it is left out. No prompt text is exp
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import ipaddress
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,6 +24,7 @@ import stix2
 from distillguard.console.data import Results
 from distillguard.console.labels import Labels
 from distillguard.evaluate.results import FLAGGED
+from distillguard.intel.salt import salted
 
 TLP = {
     "clear": stix2.TLP_WHITE,  # TLP 2.0's CLEAR is TLP 1.0's WHITE, the marking STIX 2.1 defines
@@ -58,15 +57,6 @@ VALID_DAYS = 90
 )
 class Signature:
     """A digest distillguard computes from requests: the same template, the same value."""
-
-
-def salted(salt: bytes, value: str) -> str:
-    """HMAC-SHA256 of a customer value with the partnership's salt, as hex.
-
-    >>> salted(b"k", "pm_1")[:16]
-    'b4e5039d25c4b210'
-    """
-    return hmac.new(salt, value.encode(), hashlib.sha256).hexdigest()
 
 
 def _quote(text: str) -> str:

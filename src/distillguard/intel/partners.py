@@ -237,7 +237,7 @@ def resolve_salted(
     The store's account records (and, for ids, its events) are hashed once per distinct value:
     accounts that appear later match when the bundle is imported again.
     """
-    from distillguard.intel.export import salted
+    from distillguard.intel.salt import salted
 
     wanted = {i.kind for i in indicators if i.salted}
     found = 0

@@ -1,4 +1,5 @@
-"""The sign-up check a gateway serves: the latest scan's campaigns, this process's bursts, and a
+"""The sign-up check a gateway serves: the latest scan's campaigns, partners' bundles
+(``signup.partners``), this process's bursts, and a
 log of every answer as an account record (``ingest --accounts`` and ``scan --accounts`` read it:
 the answer is kept in the record's ``signup`` field)."""
 
@@ -15,14 +16,18 @@ import msgspec
 
 from distillguard.signup.bursts import Bursts
 from distillguard.signup.index import CampaignIndex
+from distillguard.signup.partners import PartnerIndex
 from distillguard.signup.risk import Assessment, assess
 from distillguard.verdicts.config import ConfigError
 
 
 class SignupCheck:
-    def __init__(self, results: Path | None, log_path: Path) -> None:
+    def __init__(
+        self, results: Path | None, log_path: Path, partners: PartnerIndex | None = None
+    ) -> None:
         self.results, self.log_path = results, log_path
         self.index = CampaignIndex.load(results)
+        self.partners = partners
         self.bursts = Bursts()
         self._checked = time.monotonic()
 
@@ -40,7 +45,7 @@ class SignupCheck:
     def assess(self, record: dict[str, Any], created: datetime | None = None) -> Assessment:
         """Assess a sign-up made at ``created`` (a replay's time), or now."""
         at = created.timestamp() if created is not None else time.time()
-        found = assess(record, self._fresh(), self.bursts, at)
+        found = assess(record, self._fresh(), self.bursts, at, self.partners)
         logged = {
             **record,
             "signup": {

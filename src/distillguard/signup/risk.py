@@ -24,6 +24,7 @@ from typing import Any
 from distillguard.ingest.validate import parse_ip
 from distillguard.signup.bursts import Bursts
 from distillguard.signup.index import CampaignIndex
+from distillguard.signup.partners import PartnerIndex
 
 WEIGHTS = {"payment": 1.0, "email": 0.8, "ip": 0.7, "prefix": 0.5, "client": 0.3, "tls": 0.3}
 NAMES = {
@@ -95,9 +96,17 @@ def values(record: dict[str, Any]) -> dict[str, str]:
     return out
 
 
-def assess(record: dict[str, Any], index: CampaignIndex, bursts: Bursts, now: float) -> Assessment:
+def assess(
+    record: dict[str, Any],
+    index: CampaignIndex,
+    bursts: Bursts,
+    now: float,
+    partners: PartnerIndex | None = None,
+) -> Assessment:
     """Assess one sign-up record (the account contract's fields, plus ``signup_ip``,
-    ``user_agent``, ``tls_fingerprint`` and ``address`` where known); counts it in ``bursts``."""
+    ``user_agent``, ``tls_fingerprint`` and ``address`` where known); counts it in ``bursts``.
+    ``partners``: what partners reported (``signup/partners.py``), weighed by their
+    confidence as a campaign's link is by its own."""
     found = values(record)
     programme = str(record.get("tier") or "").lower() in PROGRAMMES
     reasons: list[str] = []
@@ -112,6 +121,16 @@ def assess(record: dict[str, Any], index: CampaignIndex, bursts: Bursts, now: fl
             reasons.append(
                 f"{NAMES[kind]} shared with {hit.accounts} accounts of campaign {hit.campaign} "
                 f"(confidence {hit.confidence:.2f})"
+            )
+        for seen in partners.find(kind, value) if partners is not None else []:
+            clean *= 1 - WEIGHTS[kind] * seen.confidence
+            name = f"partner:{seen.source}" + (f"/{seen.campaign}" if seen.campaign else "")
+            if name not in campaigns:
+                campaigns.append(name)
+            of = f" of campaign {seen.campaign}" if seen.campaign else ""
+            reasons.append(
+                f"{NAMES[kind]} reported by partner {seen.source}{of} "
+                f"(their confidence {seen.confidence:.2f})"
             )
     risk = 1 - clean
     burst = False
