@@ -264,3 +264,45 @@ def test_online_windows_are_counted_over_every_worker(store: Store) -> None:
     seen_by_one, seen_by_two = asyncio.run(run())
     assert seen_by_two == (15, 25)  # the last 25 of 31: flags 6..19 and the last one
     assert seen_by_one == (15, 25)  # the last 25 of 32: flags 7..19 and the last two
+
+
+def test_a_sign_up_burst_split_over_gateways_and_workers_is_seen_whole(
+    model: str, store: Store, tmp_path: Path
+) -> None:
+    """Six start-up sign-ups from one e-mail domain, sent in turn to two gateways of two
+    workers each: the shared state counts them together (no process saw more than three)."""
+    with gateway_processes(model, store.url, tmp_path) as urls:
+        headers = {"authorization": f"Bearer {TOKEN}"}
+        answers = []
+        for i in range(6):
+            record = {"account_id": f"acct_new_{i}", "email_domain": "fresh-startup.example",
+                      "tier": "startup", "created_at": f"2026-04-01T10:0{i}:00Z"}  # fmt: skip
+            r = httpx.post(urls[i % 2] + "/admin/v1/signup-risk", json=record, headers=headers)
+            assert r.status_code == 200, r.text
+            answers.append(r.json())
+    said = [" ".join(a["reasons"]) for a in answers]
+    assert "5 sign-ups with this e-mail domain in the last hour" in said[4]
+    assert "6 sign-ups with this e-mail domain in the last hour" in said[5]
+    assert all(a["risk"] > answers[0]["risk"] for a in answers[4:])  # what a link would add to
+
+
+def test_sign_up_counts_agree_on_every_backend(store: Store, tmp_path: Path) -> None:
+    """The same sign-ups, some out of time order (a replay), counted alike in one process, in
+    a SQLite file and on the server."""
+    import asyncio
+
+    from distillguard.gateway.state import LocalState, MemoryState, RedisState
+
+    times = [0, 600, 1200, 4000, 300, 4100, 7300]
+
+    async def counts(state: Any) -> list[list[int]]:
+        found = [await state.signups(["email:uni.example", "prefix:1.2.3.0/24"], t, 3600)
+                 for t in times]  # fmt: skip
+        await state.close()
+        return found
+
+    memory = asyncio.run(counts(MemoryState()))
+    local = asyncio.run(counts(LocalState(tmp_path / "state.sqlite")))
+    shared = asyncio.run(counts(RedisState(store.url, timeout_s=0.5)))
+    assert memory == local == shared
+    assert [c[0] for c in memory] == [1, 2, 3, 3, 2, 4, 3]  # those in (t - 1 h, t]

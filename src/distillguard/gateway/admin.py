@@ -93,7 +93,7 @@ def admin_routes(gw: Gateway) -> list[Route]:
                 created = msgspec.convert(when, Account).created_at
             except msgspec.ValidationError as exc:
                 return JSONResponse({"error": f"field created_at: {exc}"}, 400)
-        found = gw.signups.assess(record, created)  # bursts timed by created_at: replays work
+        found = await gw.signups.assess_shared(record, created)  # timed by created_at: replays
         return JSONResponse(
             {
                 "account_id": found.account_id,

@@ -165,8 +165,8 @@ class Gateway:
             [Path(p) for p in cfg.signup.partners],
             Path(cfg.signup.salt_file) if cfg.signup.salt_file else None,
         )
-        self.signups = SignupCheck(results, signups, partners)
         self.state = shared_state(cfg)
+        self.signups = SignupCheck(results, signups, partners, self.state)
         self.policy = Policy(cfg, self.book, self.state)
         self.identity = Identity.from_config(cfg.identity.header, cfg.identity.keys)
         self.admin_token = admin_token

@@ -7,6 +7,7 @@ value shared far outside the campaign tells little) and by the campaign's confid
 a run of sign-ups sharing a value within the hour. Programmes that farms abuse (edu, research,
 startup, free trials) are sent to verification sooner.
 
+>>> from distillguard.signup.bursts import Bursts
 >>> from distillguard.signup.index import CampaignIndex, Hit
 >>> index = CampaignIndex({("payment", "pm-1"): [Hit("K1", 0.9, "payment", "pm-1", 1.0, 6)]})
 >>> found = assess({"account_id": "new", "payment_fingerprint": "pm-1"}, index, Bursts(), 0.0)
@@ -19,10 +20,9 @@ startup, free trials) are sent to verification sooner.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from distillguard.ingest.validate import parse_ip
-from distillguard.signup.bursts import Bursts
 from distillguard.signup.index import CampaignIndex
 from distillguard.signup.partners import PartnerIndex
 
@@ -66,6 +66,10 @@ REFUSE_AT, VERIFY_AT, VERIFY_AT_PROGRAMME = 0.85, 0.5, 0.3
 BURST_WEIGHT = 0.25  # below both thresholds: a burst alone never stops anyone
 
 
+class Counter(Protocol):
+    def add(self, kind: str, value: str, now: float) -> int: ...  # as Bursts.add
+
+
 @dataclass(slots=True)
 class Assessment:
     account_id: str
@@ -99,7 +103,7 @@ def values(record: dict[str, Any]) -> dict[str, str]:
 def assess(
     record: dict[str, Any],
     index: CampaignIndex,
-    bursts: Bursts,
+    bursts: Counter,
     now: float,
     partners: PartnerIndex | None = None,
 ) -> Assessment:
@@ -144,8 +148,10 @@ def assess(
     if burst:  # alone, how a class or a company signs up; beside a link, a farm growing
         risk = 1 - (1 - risk) * (1 - BURST_WEIGHT)
     verify_at = VERIFY_AT_PROGRAMME if programme else VERIFY_AT
-    if programme and (burst or risk >= verify_at):
-        reasons.append(f"programme {record.get('tier')}: verified before it is served")
+    if programme and VERIFY_AT > risk >= verify_at:  # what only a programme is verified for
+        reasons.append(
+            f"programme {record.get('tier')}: verified from risk {verify_at} (others {VERIFY_AT})"
+        )
     action = "refuse" if risk >= REFUSE_AT else "verify" if risk >= verify_at else "allow"
     return Assessment(
         str(record.get("account_id") or ""), round(risk, 3), action, reasons, campaigns

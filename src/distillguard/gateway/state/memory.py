@@ -17,6 +17,7 @@ from collections import OrderedDict, deque
 from collections.abc import Sequence
 
 from distillguard.gateway.state.limits import _MAX_KEYS, Limit, MemoryLedger, admit_on, settle_on
+from distillguard.signup.bursts import Bursts
 
 
 class MemoryState:
@@ -25,6 +26,7 @@ class MemoryState:
     def __init__(self) -> None:
         self._ledger = MemoryLedger()
         self._windows: OrderedDict[str, deque[bool]] = OrderedDict()
+        self._bursts: Bursts | None = None
         self.failures = 0
 
     async def admit(self, limits: Sequence[Limit], lease: str, lease_s: float) -> tuple[float, int]:
@@ -47,6 +49,11 @@ class MemoryState:
     def window(self, account: str) -> tuple[int, int]:
         flags = self._windows.get(account)
         return (sum(flags), len(flags)) if flags else (0, 0)
+
+    async def signups(self, keys: Sequence[str], at: float, window_s: float) -> list[int]:
+        if self._bursts is None or self._bursts.window_s != window_s:
+            self._bursts = Bursts(window_s)
+        return [self._bursts.add("", key, at) for key in keys]
 
     async def close(self) -> None:
         return None

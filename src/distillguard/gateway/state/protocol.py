@@ -27,4 +27,9 @@ class State(Protocol):
 
     def window(self, account: str) -> tuple[int, int]: ...
 
+    async def signups(self, keys: Sequence[str], at: float, window_s: float) -> list[int]:
+        """Count one sign-up at ``at`` under each key; per key, those in the window up to
+        ``at`` (this one included): bursts seen by every worker (``signup/bursts.py``)."""
+        ...
+
     async def close(self) -> None: ...

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -323,6 +324,27 @@ class RedisState:
                 pipe.hgetall(f"{self.prefix}manual:{scope}")
             accounts, clusters = await pipe.execute()
         return now, {"account": _decoded(accounts), "cluster": _decoded(clusters)}
+
+    async def signups(self, keys: Sequence[str], at: float, window_s: float) -> list[int]:
+        """One sorted set per key (score: the sign-up's time), kept two windows past its
+        newest; raises StateDown as admit does."""
+        if self._down():
+            self.failures += 1
+            raise StateDown("shared state unreachable (retried within a second)")
+        pipe = self.client.pipeline(transaction=False)
+        for key in keys:
+            name = f"{self.prefix}signup:{key}"
+            pipe.zadd(name, {f"{at}:{secrets.token_hex(6)}": at})
+            pipe.zremrangebyscore(name, "-inf", at - 2 * window_s)
+            pipe.zcount(name, f"({at - window_s}", at)
+            pipe.expire(name, int(2 * window_s) + 60)
+        try:
+            async with asyncio.timeout(max(self.timeout_s * 4, 0.5)):
+                replies = await pipe.execute()
+        except Exception as exc:
+            raise self._failed(exc) from None
+        self._up()
+        return [int(n) for n in replies[2::4]]
 
     async def ping(self) -> bool:
         try:

@@ -26,6 +26,8 @@ _SCHEMA = (
     "CREATE INDEX IF NOT EXISTS lease_until ON lease (until)",
     "CREATE TABLE IF NOT EXISTS online (account TEXT PRIMARY KEY, flags TEXT, updated REAL)",
     "CREATE INDEX IF NOT EXISTS online_updated ON online (updated)",
+    "CREATE TABLE IF NOT EXISTS signup (key TEXT, at REAL)",
+    "CREATE INDEX IF NOT EXISTS signup_key_at ON signup (key, at)",
 )
 
 
@@ -98,6 +100,7 @@ class LocalState:
             self._db.execute("DELETE FROM bucket WHERE updated < ?", (now - 86_400,))
             self._db.execute("DELETE FROM lease WHERE until < ?", (now,))
             self._db.execute("DELETE FROM online WHERE updated < ?", (now - 86_400,))
+            self._db.execute("DELETE FROM signup WHERE at < ?", (now - 2 * 86_400,))
 
     async def admit(self, limits: Sequence[Limit], lease: str, lease_s: float) -> tuple[float, int]:
         return self._write(lambda now: admit_on(self._ledger, limits, lease, lease_s, now))
@@ -130,6 +133,20 @@ class LocalState:
             self.failures += 1
             return 0, 0
         return (row[0].count("1"), len(row[0])) if row else (0, 0)
+
+    async def signups(self, keys: Sequence[str], at: float, window_s: float) -> list[int]:
+        def work(now: float) -> list[int]:
+            counts = []
+            for key in keys:
+                self._db.execute("INSERT INTO signup VALUES (?, ?)", (key, at))
+                row = self._db.execute(
+                    "SELECT count(*) FROM signup WHERE key = ? AND at > ? AND at <= ?",
+                    (key, at - window_s, at),
+                ).fetchone()
+                counts.append(int(row[0]))
+            return counts
+
+        return self._write(work)
 
     async def close(self) -> None:
         self._db.close()
