@@ -258,8 +258,19 @@ def scan_command(
                 decisions=decided,
                 model=model,
             )
+    _warn_model(result)
     if not quiet:
         _print_result(result)
+
+
+def _warn_model(result: ScanResult) -> None:
+    """A model that judged nothing is said even with -q: the scan is the rules' alone."""
+    if result.model_set_aside:
+        err.print(
+            f"[yellow]learned model set aside[/yellow]: {result.model_set_aside}; the "
+            "verdicts are the rules' alone (distillguard learn on decisions like these)",
+            soft_wrap=True,
+        )
 
 
 @contextmanager
@@ -347,6 +358,7 @@ def _scan_spark(
             f"{q_path}",
             soft_wrap=True,
         )
+    _warn_model(result)
     _print_result(result, seconds=time.monotonic() - started)
 
 

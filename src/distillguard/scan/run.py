@@ -54,6 +54,7 @@ class ScanResult:
     verdicts: dict[str, int]
     campaigns: list[dict[str, Any]]
     seconds: dict[str, float] = field(default_factory=dict)
+    model_set_aside: str = ""  # why a learned model judged no account, if it did not
 
 
 def window_events(con: duckdb.DuckDBPyConnection, until: datetime | None) -> None:
@@ -228,7 +229,7 @@ def scan(
     seconds = detect(con, cfg, until, on_stage, run)
     features(con)  # the evidence as numbers: what `distillguard learn` trains on
     write_features(con, out)
-    learned.apply(con, cfg, model)
+    aside = learned.apply(con, cfg, model)
     decided.apply(con, cfg, decisions or [])
     began = time.perf_counter()
     campaign_members(con, cfg)
@@ -283,6 +284,7 @@ def scan(
         verdicts={v: verdicts.get(v, 0) for v in ("clear", "watch", "challenge", "block")},
         campaigns=campaigns,
         seconds=seconds,
+        model_set_aside=aside,
     )
     manifest = {
         "store": store_path,
@@ -295,11 +297,7 @@ def scan(
         "campaigns": len(campaigns),
         "enforced": {str(a): int(n) for a, n in enforced.items()},  # requests per gateway action
         "config": msgspec.to_builtins(cfg),
-        "model": {
-            k: model.meta[k] for k in ("made", "source", "labels", "sha256") if k in model.meta
-        }
-        if model is not None
-        else None,
+        "model": _model_summary(model, aside),
         "seconds": seconds,
     }
     began = time.perf_counter()
@@ -311,3 +309,11 @@ def scan(
         on_stage("report")
     (out / "manifest.json").write_bytes(msgspec.json.format(msgspec.json.encode(manifest)))
     return result
+
+
+def _model_summary(model: Learned | None, aside: str) -> dict[str, Any] | None:
+    """What the manifest says of a learned model: which, and whether it judged anyone."""
+    if model is None:
+        return None
+    said: dict[str, Any] = {k: model.meta[k] for k in ("made", "source", "labels", "sha256")}
+    return {**said, "applied": not aside, "set_aside": aside or None}

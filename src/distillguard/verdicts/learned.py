@@ -32,6 +32,7 @@ from distillguard.verdicts.config import Config, ConfigError
 from distillguard.verdicts.features import FEATURES, words
 
 MIN_EACH = 5  # decisions of each kind below which no model is fitted
+MAX_SHIFT = 0.5  # how far a feature's share of known values may move before it is set aside
 _EXPLAIN = 3  # features named in a reason
 
 
@@ -134,6 +135,7 @@ def train(x: np.ndarray, y: np.ndarray, source: str = "", seed: int = 0) -> Lear
         held_out = cross_val_predict(model, x, y, cv=folds, method="predict_proba")[:, 1]
         model.fit(x, y)
     medians = [float(v) if np.isfinite(v) else 0.0 for v in np.nanmedian(_nan_safe(x), axis=0)]
+    known = [round(float(v), 4) for v in np.mean(~np.isnan(x), axis=0)]
     meta = {
         "made": datetime.now(UTC).isoformat(timespec="seconds"),
         "source": source,
@@ -145,6 +147,7 @@ def train(x: np.ndarray, y: np.ndarray, source: str = "", seed: int = 0) -> Lear
         },
         "features": list(FEATURES),
         "medians": medians,
+        "known": known,  # per feature, the share of training accounts it was known for
         "sklearn": sklearn.__version__,
     }
     return Learned(model, meta)
@@ -166,15 +169,39 @@ def matrix(con: duckdb.DuckDBPyConnection, table: str) -> tuple[list[str], np.nd
     return ids, x if x is not None else np.empty((0, len(FEATURES)))
 
 
-def apply(con: duckdb.DuckDBPyConnection, cfg: Config, learned: Learned | None) -> None:
+def unlike(learned: Learned, x: np.ndarray) -> str:
+    """Why the model should not judge these rows ('' when it may): evidence known here for a
+    far other share of accounts than it learned from (a scan without sign-up records, say,
+    for a model learned with them). Trees know nothing of evidence they never saw."""
+    if len(x) == 0:
+        return ""
+    here = np.mean(~np.isnan(x), axis=0)
+    then = np.asarray(learned.meta.get("known") or np.ones(len(FEATURES)), dtype=float)
+    gaps = [
+        (abs(h - t), FEATURES[j], t, h) for j, (h, t) in enumerate(zip(here, then, strict=True))
+    ]
+    gap, name, was, now = max(gaps)
+    if gap <= MAX_SHIFT:
+        return ""
+    return (
+        f"{words(name)} was known for {was:.0%} of the accounts it learned from and for "
+        f"{now:.0%} of those it would judge here"
+    )
+
+
+def apply(con: duckdb.DuckDBPyConnection, cfg: Config, learned: Learned | None) -> str:
     """Move the ``risk`` table's risk by the model where the rules put it at ``watch`` or
-    above; adds the ``learned`` column (the reason; '' where it did not apply)."""
+    above; adds the ``learned`` column (the reason; '' where it did not apply). Returns why
+    the model was set aside ('' when it was applied, or none given)."""
     con.execute("CREATE OR REPLACE TEMP TABLE learned_score (account_id VARCHAR, "
                 "shift DOUBLE, why VARCHAR)")  # fmt: skip
+    aside = ""
     if learned is not None:
         floor = cfg.thresholds.watch
         where = f"(SELECT * FROM features WHERE risk >= {floor})"
         ids, x = matrix(con, where)
+        if aside := unlike(learned, x):
+            ids = []
         if ids:
             p = learned.probability(x)
             weight = cfg.learned.weight
@@ -193,6 +220,7 @@ def apply(con: duckdb.DuckDBPyConnection, cfg: Config, learned: Learned | None) 
                coalesce(l.why, '') AS learned
         FROM risk r LEFT JOIN learned_score l USING (account_id)
     """)
+    return aside
 
 
 def _reason(p: float, shift: float, decisions: int, why: list[tuple[str, float]]) -> str:
