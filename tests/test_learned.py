@@ -121,4 +121,3 @@ def test_a_model_that_was_changed_or_too_few_labels_are_refused_with_why(
     )
     assert missing.exit_code == 2
     assert "features.parquet: no such file" in missing.output.replace("\n", "")
-
