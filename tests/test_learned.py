@@ -121,3 +121,25 @@ def test_a_model_that_was_changed_or_too_few_labels_are_refused_with_why(
     )
     assert missing.exit_code == 2
     assert "features.parquet: no such file" in missing.output.replace("\n", "")
+
+
+def test_a_model_is_set_aside_where_the_evidence_is_unlike_what_it_learned_from(
+    world: tuple[Path, dict[str, bool]], tmp_path: Path
+) -> None:
+    """Learned with sign-up records, asked to judge a scan without them: it judges no one,
+    and says so in the manifest and on the terminal, -q or not."""
+    root, _ = world
+    learn = ["learn", "--results", str(root / "out"), "--out", str(tmp_path / "m")]
+    assert CliRunner().invoke(app, learn).exit_code == 0
+    store = tmp_path / "bare.duckdb"
+    events = str(root / "sim" / "events")
+    ingested = CliRunner().invoke(app, ["ingest", events, "--store", str(store), "-q"])
+    assert ingested.exit_code == 0, ingested.output
+    args = ["scan", "--store", str(store), "--out", str(tmp_path / "r"), "-q"]
+    result = CliRunner().invoke(app, [*args, "--model", str(tmp_path / "m")])
+    assert result.exit_code == 0, result.output
+    assert "learned model set aside" in result.output
+    said = json.loads((tmp_path / "r" / "manifest.json").read_text())["model"]
+    assert said["applied"] is False
+    assert "of the accounts it learned from and for" in said["set_aside"]
+    assert not any("learned from" in r["reasons"] for r in _rows(tmp_path / "r").values())

@@ -42,7 +42,7 @@ class Learned:
     meta: dict[str, Any]
 
     def probability(self, x: np.ndarray) -> np.ndarray:
-        return np.asarray(self.model.predict_proba(x)[:, 1])
+        return np.asarray(self.model.predict_proba(_unknown_below(x))[:, 1])
 
     def explain(self, x: np.ndarray) -> list[list[tuple[str, float]]]:
         """Per row, the features that move p most, with how far (p − p with it at median)."""
@@ -132,8 +132,9 @@ def train(x: np.ndarray, y: np.ndarray, source: str = "", seed: int = 0) -> Lear
     model = CalibratedClassifierCV(trees, method="sigmoid", cv=folds)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        held_out = cross_val_predict(model, x, y, cv=folds, method="predict_proba")[:, 1]
-        model.fit(x, y)
+        seen = _unknown_below(x)
+        held_out = cross_val_predict(model, seen, y, cv=folds, method="predict_proba")[:, 1]
+        model.fit(seen, y)
     medians = [float(v) if np.isfinite(v) else 0.0 for v in np.nanmedian(_nan_safe(x), axis=0)]
     known = [round(float(v), 4) for v in np.mean(~np.isnan(x), axis=0)]
     meta = {
@@ -153,6 +154,13 @@ def train(x: np.ndarray, y: np.ndarray, source: str = "", seed: int = 0) -> Lear
     return Learned(model, meta)
 
 
+def _unknown_below(x: np.ndarray) -> np.ndarray:
+    """Unknown (NaN) as -1, below every feature's values (all are ≥ 0): a split tells it
+    apart as a NaN branch would, and scikit-learn's binning fails on a column that is NaN
+    throughout a fold."""
+    return np.where(np.isnan(x), -1.0, x)
+
+
 def _nan_safe(x: np.ndarray) -> np.ndarray:
     # A column that is all NaN has no median: nanmedian warns; its median is taken as 0.
     out = x.copy()
@@ -165,7 +173,10 @@ def matrix(con: duckdb.DuckDBPyConnection, table: str) -> tuple[list[str], np.nd
     cols = ", ".join(f'"{f}"' for f in FEATURES)
     rows = con.execute(f"SELECT account_id, {cols} FROM {table} ORDER BY account_id").fetchnumpy()
     ids = [str(a) for a in rows["account_id"]]
-    x = np.column_stack([np.asarray(rows[f], dtype=float) for f in FEATURES]) if ids else None
+    # fetchnumpy masks NULLs; filled as NaN, or "not known" would read as 0 (and the trees
+    # and the set-aside check would never see it).
+    columns = [np.ma.filled(np.ma.asarray(rows[f], dtype=float), np.nan) for f in FEATURES]
+    x = np.column_stack(columns) if ids else None
     return ids, x if x is not None else np.empty((0, len(FEATURES)))
 
 
