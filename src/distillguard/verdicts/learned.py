@@ -175,7 +175,9 @@ def matrix(con: duckdb.DuckDBPyConnection, table: str) -> tuple[list[str], np.nd
     ids = [str(a) for a in rows["account_id"]]
     # fetchnumpy masks NULLs; filled as NaN, or "not known" would read as 0 (and the trees
     # and the set-aside check would never see it).
-    columns = [np.ma.filled(np.ma.asarray(rows[f], dtype=float), np.nan) for f in FEATURES]
+    columns: list[np.ndarray] = [
+        np.ma.filled(np.ma.asarray(rows[f], dtype=float), np.nan) for f in FEATURES
+    ]
     x = np.column_stack(columns) if ids else None
     return ids, x if x is not None else np.empty((0, len(FEATURES)))
 
