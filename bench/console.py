@@ -54,7 +54,10 @@ def main() -> None:
     timings: dict[str, list[float]] = {}
     slowest: dict[str, tuple[float, str]] = {}
     with serving(console.app()) as url, httpx.Client(base_url=url, timeout=60) as http:
-        http.post("/login", data={"name": "bench", "token": TOKEN})
+        form = http.get("/login").text
+        token = form.split('name="csrf" value="')[1].split('"')[0]
+        logged = http.post("/login", data={"name": "bench", "token": TOKEN, "csrf": token})
+        assert logged.status_code == 303, logged.text
 
         def timed(kind: str, path: str) -> None:
             began = time.perf_counter()

@@ -21,6 +21,7 @@ from distillguard.console.app import Console
 from distillguard.console.data import Results
 from distillguard.gateway.local import free_port, serving
 from distillguard.gateway.verdicts import VerdictBook
+from tests.login import log_in
 from tests.scanned import HOSTILE, PROMPT_MARKUP, build
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -113,8 +114,17 @@ def test_login_and_forms_are_guarded(console: tuple[str, Path]) -> None:
     url, results = console
     with httpx.Client(base_url=url) as anon:
         assert anon.get("/").status_code == 303  # to the login page
-        wrong = anon.post("/login", data={"name": "eve", "token": "guess"})
+        wrong = log_in(anon, {"name": "eve", "token": "guess"})
         assert wrong.status_code == 401
+    with httpx.Client(base_url=url) as forged_login:  # another site's form: no token to send
+        refused = forged_login.post("/login", data={"name": "ana", "token": TOKEN})
+        assert refused.status_code == 403
+        assert "came from another page" in refused.text
+        assert forged_login.get("/").status_code == 303  # not logged in
+        forged_login.get("/login")
+        stale = forged_login.post("/login", data={"name": "ana", "token": TOKEN, "csrf": "x"})
+        assert stale.status_code == 403
+    with httpx.Client(base_url=url) as anon:
         forged = anon.post(
             "/label", data={"target": "account", "id": "a", "label": "dismissed", "csrf": "x"}
         )
@@ -125,7 +135,7 @@ def test_login_and_forms_are_guarded(console: tuple[str, Path]) -> None:
         odd = anon.get("/account/x%2541")  # the account "x%41", not "xA", after logging in
         assert odd.headers["location"] == "/login?next=/account/x%252541"
     with httpx.Client(base_url=url) as ana:
-        ana.post("/login", data={"name": "ana", "token": TOKEN})
+        log_in(ana, {"name": "ana", "token": TOKEN})
         no_token = ana.post("/label", data={"target": "account", "id": "a", "label": "dismissed"})
         assert no_token.status_code == 403  # logged in, but the form carries no CSRF token
         page = ana.get("/campaign/none-such")
@@ -145,7 +155,7 @@ def test_a_verdict_set_through_the_gateway_shows_on_the_account_page(
     url, results = console
     VerdictBook(results, results / "verdicts.json").set_manual("account", "acct_x", "challenge")
     with httpx.Client(base_url=url, follow_redirects=True) as ana:
-        ana.post("/login", data={"name": "ana", "token": TOKEN})
+        log_in(ana, {"name": "ana", "token": TOKEN})
         page = ana.get("/account/acct_x")
     assert "manual verdict <b>challenge</b>" in page.text
 
@@ -188,7 +198,7 @@ def test_without_a_salt_the_console_refuses_to_export(console: tuple[str, Path])
     _, results = console
     bare = Console(Results.open(results), TOKEN, results / "verdicts.json")
     with serving(bare.app()) as url, httpx.Client(base_url=url) as client:
-        client.post("/login", data={"name": "ana", "token": TOKEN})
+        log_in(client, {"name": "ana", "token": TOKEN})
         campaign = json.loads((results / "campaigns.json").read_text())[0]["campaign_id"]
         page = client.get(f"/campaign/{campaign}").text
         assert "start the console with --salt-file" in page
@@ -212,7 +222,7 @@ def test_alerts_of_the_latest_scan_show_on_the_overview_with_their_links(
     campaigns = [c["campaign_id"] for c in json.loads((copy / "campaigns.json").read_text())]
     view = Console(Results.open(copy), TOKEN, copy / "verdicts.json")
     with serving(view.app()) as url, httpx.Client(base_url=url) as client:
-        client.post("/login", data={"name": "ana", "token": TOKEN})
+        log_in(client, {"name": "ana", "token": TOKEN})
         page = client.get("/").text
     assert "Alerts since the previous scan" in page
     for campaign in campaigns:  # a first scan: every campaign is new
@@ -255,7 +265,7 @@ def test_a_search_by_address_and_by_payment_counts_what_the_store_holds(
         first = con.execute("SELECT request_id FROM events WHERE ip = ? ORDER BY ts DESC", [ip])
         latest = first.fetchone()[0]
     with httpx.Client(base_url=url) as client:
-        client.post("/login", data={"name": "ana", "token": TOKEN})
+        log_in(client, {"name": "ana", "token": TOKEN})
         page = client.get("/search", params={"payment": payment}).text
         found = f"<b>{sum(by_payment.values()):,}</b> requests from <b>{len(by_payment):,}</b>"
         assert found in page

@@ -29,6 +29,7 @@ from distillguard.gateway.app import Gateway
 from distillguard.gateway.config import load_gateway_config
 from distillguard.gateway.local import serving
 from distillguard.gateway.mock import mock_app
+from tests.login import form_token, log_in
 from tests.scanned import build
 from tests.test_console import CHROMIUM, SALT
 
@@ -64,13 +65,12 @@ def console(world: tuple[Path, Path], tmp_path: Path) -> Iterator[tuple[str, Pat
 @contextmanager
 def _client(url: str, name: str) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=url) as client:
-        reply = client.post("/login", data={"name": name, "password": PASSWORDS[name]})
+        reply = log_in(client, {"name": name, "password": PASSWORDS[name]})
         assert reply.status_code == 303, reply.text
         yield client
 
 
-def _csrf(page: str) -> str:
-    return page.split('name="csrf" value="')[1].split('"')[0]
+_csrf = form_token
 
 
 def test_the_users_file_holds_roles_and_slow_hashes_never_a_password(
@@ -154,14 +154,14 @@ def test_guessing_is_braked_even_for_the_right_password_and_unknown_names_look_t
 ) -> None:
     url, _, _ = console
     with httpx.Client(base_url=url) as client:
-        wrong = client.post("/login", data={"name": "ana", "password": "guess"})
-        nobody = client.post("/login", data={"name": "mallory", "password": "guess"})
+        wrong = log_in(client, {"name": "ana", "password": "guess"})
+        nobody = log_in(client, {"name": "mallory", "password": "guess"})
         assert wrong.status_code == nobody.status_code == 401
         assert "wrong name or password" in wrong.text
         assert "wrong name or password" in nobody.text
         for _ in range(3):  # five failures from this address in all
-            assert client.post("/login", data={"name": "ana", "password": "x"}).status_code == 401
-        braked = client.post("/login", data={"name": "ana", "password": PASSWORDS["ana"]})
+            assert log_in(client, {"name": "ana", "password": "x"}).status_code == 401
+        braked = log_in(client, {"name": "ana", "password": PASSWORDS["ana"]})
         assert braked.status_code == 429
         assert 0 < int(braked.headers["retry-after"]) <= 900
         assert "too many failed logins" in braked.text
@@ -175,8 +175,10 @@ def test_parallel_guesses_are_braked_like_serial_ones(console: tuple[str, Path, 
 
     async def guess_all() -> list[int]:
         async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+            token = form_token((await client.get("/login")).text)
             sent = [
-                client.post("/login", data={"name": "vic", "password": f"g{i}"}) for i in range(12)
+                client.post("/login", data={"name": "vic", "password": f"g{i}", "csrf": token})
+                for i in range(12)
             ]
             return [r.status_code for r in await asyncio.gather(*sent)]
 

@@ -177,6 +177,7 @@ class Console:
             role=role,
             can={action: allowed(role, action) for action in NEEDS},
             csrf=session.get("csrf", ""),
+            login_csrf=session.get("login_csrf", ""),
             **values,
         )
         return HTMLResponse(html)
@@ -212,8 +213,19 @@ class Console:
             target = "/"  # never send a user elsewhere after login
         named = self.users is not None
         if request.method == "GET":
+            # A token for the login form too: no other site can log a browser in as its own
+            # user (whose decisions the victim would then make). Kept across failed tries.
+            request.session.setdefault("login_csrf", secrets.token_urlsafe(24))
             return self.render(request, "login.html.j2", error="", next=target, named=named)
         form = await request.form()
+        expected = str(request.session.get("login_csrf", "")).encode()
+        if not expected or not hmac.compare_digest(str(form.get("csrf", "")).encode(), expected):
+            request.session.setdefault("login_csrf", secrets.token_urlsafe(24))
+            message = "the login form had expired or came from another page; log in again"
+            response = self.render(request, "login.html.j2", error=message, next=target,
+                                   named=named)  # fmt: skip
+            response.status_code = 403
+            return response
         name = str(form.get("name", "")).strip()[:64]
         given = str(form.get("password" if named else "token", ""))
         keys = (f"name:{name}", f"ip:{request.client.host if request.client else '?'}")
