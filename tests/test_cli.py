@@ -7,11 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from distillguard.cli import app
 from distillguard.contract.examples import example_event
 from distillguard.ingest.command import EXIT_QUARANTINED
+from distillguard.store.database import MEMORY_ENV, Store
 
 SAMPLE = Path(__file__).parent.parent / "src" / "distillguard" / "data" / "sample"
 runner = CliRunner()
@@ -75,6 +77,27 @@ def test_retention_conflict_is_a_clear_error(tmp_path: Path) -> None:
     result = runner.invoke(app, ["ingest", str(path), "--store", store, "--retention", "full"])
     assert result.exit_code == 1
     assert "created with retention=derived" in result.output
+
+
+def test_the_store_memory_limit_is_bounded_and_can_be_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "events.jsonl"
+    path.write_text(json.dumps(example_event(0)) + "\n")
+    with Store.open(tmp_path / "default.duckdb") as store:  # not DuckDB's 80% of memory
+        default = store.con.execute("SELECT current_setting('memory_limit')").fetchone()
+    assert default is not None
+    assert default[0].endswith(" GiB")
+    assert 0.9 <= float(default[0].split()[0]) <= 4.0
+    monkeypatch.setenv(MEMORY_ENV, "512MB")
+    with Store.open(tmp_path / "set.duckdb") as store:
+        assert store.con.execute("SELECT current_setting('memory_limit')").fetchone() == (
+            "488.2 MiB",
+        )
+    monkeypatch.setenv(MEMORY_ENV, "lots")
+    result = runner.invoke(app, ["ingest", str(path), "--store", str(tmp_path / "s.duckdb")])
+    assert result.exit_code == 1
+    assert "DISTILLGUARD_MEMORY_LIMIT='lots' is not a memory size" in result.output
 
 
 def test_info_without_a_store_says_what_to_do(tmp_path: Path) -> None:
