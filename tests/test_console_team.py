@@ -70,9 +70,6 @@ def _client(url: str, name: str) -> Iterator[httpx.Client]:
         yield client
 
 
-_csrf = form_token
-
-
 def test_the_users_file_holds_roles_and_slow_hashes_never_a_password(
     world: tuple[Path, Path],
 ) -> None:
@@ -115,7 +112,7 @@ def test_each_role_may_do_what_it_should_and_no_more(
         assert 'action="/verdict"' not in page
         assert 'action="/label"' not in page
         assert "Your role (viewer) reads only" in page
-        csrf = _csrf(page)  # the logout form's: a forged request with a valid token
+        csrf = form_token(page)  # the logout form's: a forged request with a valid token
         refused = vic.post("/label", data={"csrf": csrf, "target": "account", "id": account,
                                            "label": "dismissed"})  # fmt: skip
         assert refused.status_code == 403
@@ -125,7 +122,7 @@ def test_each_role_may_do_what_it_should_and_no_more(
     assert not (results / "labels.jsonl").exists()
     with _client(url, "ana") as ana:
         page = ana.get(f"/campaign/{campaign['campaign_id']}").text
-        csrf = _csrf(page)
+        csrf = form_token(page)
         assert "exports to partners need an admin" in page
         done = ana.post("/label", data={"csrf": csrf, "target": "account", "id": account,
                                         "label": "confirmed"})  # fmt: skip
@@ -141,7 +138,7 @@ def test_each_role_may_do_what_it_should_and_no_more(
     assert labels[0]["evidence"] == {account: risk}  # for the next scan to compare with
     assert json.loads((results.parent / "verdicts.json").read_text())["account"][account] == "block"
     with _client(url, "ada") as ada:
-        csrf = _csrf(ada.get("/").text)
+        csrf = form_token(ada.get("/").text)
         sent = ada.post("/export", data={"csrf": csrf, "id": campaign["campaign_id"]})
         assert sent.status_code == 200
         assert json.loads(sent.text)["type"] == "bundle"
@@ -279,7 +276,7 @@ def test_a_campaign_verdict_and_its_undo_reach_the_gateway_within_a_second(
         with serving(gateway.app()) as gw, _client(url, "ana") as ana:
             members = campaign["accounts"]
             assert _status(gw, members[0]) == 200
-            csrf = _csrf(ana.get(f"/campaign/{campaign['campaign_id']}").text)
+            csrf = form_token(ana.get(f"/campaign/{campaign['campaign_id']}").text)
             form = {"csrf": csrf, "campaign": campaign["campaign_id"], "verdict": "block"}
             assert ana.post("/verdicts", data=form).status_code == 400  # no reason given
             done = ana.post("/verdicts", data={**form, "why": "one farm: shared cards"})
@@ -303,7 +300,7 @@ def test_a_campaign_verdict_and_its_undo_reach_the_gateway_within_a_second(
             assert "undone already" in again.text
             assert "undone</span>" in ana.get("/actions").text
         with _client(url, "vic") as vic:
-            csrf = _csrf(vic.get("/").text)
+            csrf = form_token(vic.get("/").text)
             refused = vic.post("/verdicts", data={**form, "csrf": csrf, "why": "x"})
             assert refused.status_code == 403
 
@@ -315,7 +312,7 @@ def test_a_selection_is_one_action_and_its_undo_spares_what_was_changed_since(
     members = json.loads((results / "campaigns.json").read_text())[0]["accounts"]
     one, two = members[0], members[1]
     with _client(url, "ana") as ana:
-        csrf = _csrf(ana.get("/").text)
+        csrf = form_token(ana.get("/").text)
         nothing = {"csrf": csrf, "verdict": "block", "why": "none ticked", "account": ""}
         assert ana.post("/verdicts", data=nothing).status_code == 400
         form = {"csrf": csrf, "verdict": "block", "why": "these two", "account": [one, two]}
@@ -415,7 +412,7 @@ def test_the_queue_puts_what_changed_first_and_keeps_who_took_what(
             "new since the last scan" in rows[ids.index(c)] for c in ids if c not in
             (grown["campaign_id"], same["campaign_id"])
         )  # fmt: skip
-        csrf = _csrf(page)
+        csrf = form_token(page)
         take = {"csrf": csrf, "target": "campaign", "id": ids[0], "assignee": "me"}
         assert ana.post("/queue/assign", data=take).status_code == 303
         page = ana.get("/queue").text
@@ -433,7 +430,7 @@ def test_the_queue_puts_what_changed_first_and_keeps_who_took_what(
     taken = [json.loads(x) for x in (results / "queue.jsonl").read_text().splitlines()]
     assert [(t["who"], t["id"], t["assignee"]) for t in taken] == [("ana", ids[0], "ana")]
     with _client(url, "vic") as vic:
-        csrf = _csrf(vic.get("/queue").text)
+        csrf = form_token(vic.get("/queue").text)
         refused = vic.post("/queue/assign", data={**take, "csrf": csrf})
         assert refused.status_code == 403
 

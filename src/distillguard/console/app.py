@@ -212,29 +212,28 @@ class Console:
         if not target.startswith("/") or target.startswith("//"):
             target = "/"  # never send a user elsewhere after login
         named = self.users is not None
-        if request.method == "GET":
+
+        def form_page(error: str = "", status: int = 200) -> HTMLResponse:
             # A token for the login form too: no other site can log a browser in as its own
             # user (whose decisions the victim would then make). Kept across failed tries.
             request.session.setdefault("login_csrf", secrets.token_urlsafe(24))
-            return self.render(request, "login.html.j2", error="", next=target, named=named)
-        form = await request.form()
-        expected = str(request.session.get("login_csrf", "")).encode()
-        if not expected or not hmac.compare_digest(str(form.get("csrf", "")).encode(), expected):
-            request.session.setdefault("login_csrf", secrets.token_urlsafe(24))
-            message = "the login form had expired or came from another page; log in again"
-            response = self.render(request, "login.html.j2", error=message, next=target,
-                                   named=named)  # fmt: skip
-            response.status_code = 403
+            response = self.render(request, "login.html.j2", error=error, next=target, named=named)
+            response.status_code = status
             return response
+
+        if request.method == "GET":
+            return form_page()
+        form = await request.form()
+        if not _same_token(request.session.get("login_csrf"), form.get("csrf")):
+            return form_page(
+                "the login form had expired or came from another page; log in again", 403
+            )
         name = str(form.get("name", "")).strip()[:64]
         given = str(form.get("password" if named else "token", ""))
         keys = (f"name:{name}", f"ip:{request.client.host if request.client else '?'}")
         wait, stamp = self.brake.attempt(*keys)  # counted before hashing: parallel guesses too
         if wait:
-            message = f"too many failed logins; try again in {int(wait) + 1} s"
-            response = self.render(request, "login.html.j2", error=message, next=target,
-                                   named=named)  # fmt: skip
-            response.status_code = 429
+            response = form_page(f"too many failed logins; try again in {int(wait) + 1} s", 429)
             response.headers["retry-after"] = str(int(wait) + 1)
             return response
         if self.users is not None:
@@ -244,11 +243,7 @@ class Console:
         else:
             role = "admin" if hmac.compare_digest(given.encode(), self.token.encode()) else None
         if not name or role is None:
-            error = "wrong name or password" if named else "name and token, please"
-            response = self.render(request, "login.html.j2", error=error, next=target,
-                                   named=named)  # fmt: skip
-            response.status_code = 401
-            return response
+            return form_page("wrong name or password" if named else "name and token, please", 401)
         self.brake.succeeded(name, stamp, *keys)
         now = time.time()
         request.session.clear()  # a new session id for a new login: no fixation
@@ -302,11 +297,7 @@ class Console:
             return None
         form = await request.form()
         fields = {k: str(v) for k, v in form.items()}
-        expected = str(request.session.get("csrf", "")).encode()
-        given = fields.get("csrf", "").encode()  # bytes: any text compares, none raises
-        if not expected or not hmac.compare_digest(given, expected):
-            return None
-        return fields
+        return fields if _same_token(request.session.get("csrf"), fields.get("csrf")) else None
 
     # -- actions ---------------------------------------------------------------------------
 
@@ -460,6 +451,12 @@ class Console:
             media_type="application/json",
             headers={"content-disposition": f'attachment; filename="{name}-{tlp}.stix.json"'},
         )
+
+
+def _same_token(expected: Any, given: Any) -> bool:
+    """Whether a form's CSRF token is the session's; none in the session matches nothing."""
+    want = str(expected or "").encode()  # bytes: any text compares, none raises
+    return bool(want) and hmac.compare_digest(str(given or "").encode(), want)
 
 
 def _refused(request: Request, action: str) -> Response | None:

@@ -11,6 +11,8 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from distillguard.store.database import physical_memory
+
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
@@ -58,8 +60,7 @@ def java_major(java: str) -> int | None:
 
 
 def _local_memory_gb() -> int:
-    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    return max(2, min(16, total // 4 // 2**30))
+    return max(2, min(16, physical_memory() // 4 // 2**30))
 
 
 def _defaults_master() -> bool:
